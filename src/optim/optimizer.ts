@@ -93,7 +93,7 @@ export class Optimizer {
       requireOracle(objective, oracle, `optimizer ${this.transform.name}`);
     }
     const loss = await valueAndGrad(this.params.data, this.updates);
-    return this.applyGradient({
+    return this.apply({
       params: this.params.data,
       layout: this.params.layout,
       objective,
@@ -110,10 +110,16 @@ export class Optimizer {
     if ("layout" in grads) grads.layout.assertSame(this.params.layout, "Optimizer.update grads");
     this.params.layout.assertBuffer(flat, "Optimizer.update grads");
     this.updates.set(flat);
-    return this.applyGradient({ params: this.params.data, layout: this.params.layout, objective });
+    return this.apply({ params: this.params.data, layout: this.params.layout, objective });
   }
 
-  private async applyGradient(ctx: StepContext): Promise<StepResult> {
+  /**
+   * Applies one step using the gradient already written into {@link Optimizer.updates} (the
+   * zero-copy path: compute your gradient straight into that buffer, then call this).
+   */
+  async apply(
+    ctx: StepContext = { params: this.params.data, layout: this.params.layout },
+  ): Promise<StepResult> {
     const u = this.updates;
     const { layout } = this.params;
     const bad = firstNonFinite(u);
