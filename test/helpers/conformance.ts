@@ -68,11 +68,12 @@ export function assertClose(
   expected: ArrayLike<number>,
   rtol: number,
   what: string,
+  minFloor = 0,
 ): void {
   assert.equal(actual.length, expected.length, `${what}: length`);
   let scale = 0;
   for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
-  const floor = 1e-12 * scale;
+  const floor = Math.max(1e-12 * scale, minFloor);
   for (let i = 0; i < expected.length; i++) {
     const err = Math.abs(actual[i] - expected[i]);
     const tol = rtol * Math.max(Math.abs(expected[i]), floor);
@@ -106,11 +107,17 @@ export async function replay(
   const objective = conformanceObjective(c.problem);
   const opt = new Optimizer(params, transform);
   const grad = params.layout.zeros();
+  // Near a stationary point gradients shrink to rounding noise of the loss terms; past that
+  // point a relative check says nothing, so the gradient floor keeps 1e-6 of the first step's
+  // gradient scale (the parameters are still checked at full precision).
+  let gradientFloor = 0;
   for (const step of c.steps) {
     const loss = await objective.valueAndGrad!(params.data, grad);
     assertClose([loss], [step.loss_before], 1e-10, `${c.id} t=${step.t} loss_before`);
     const recorded = paramsFrom(c, step.grad).data;
-    assertClose(grad, recorded, 1e-9, `${c.id} t=${step.t} grad`);
+    if (step === c.steps[0])
+      gradientFloor = 1e-6 * recorded.reduce((a, x) => Math.max(a, Math.abs(x)), 0);
+    assertClose(grad, recorded, 1e-9, `${c.id} t=${step.t} grad`, gradientFloor);
     await opt.update(options.useRecordedGradient ? recorded : grad, objective);
     const expected = paramsFrom(c, step.params);
     for (const t of params.layout.tensors) {
