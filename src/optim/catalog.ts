@@ -6,7 +6,18 @@
 import type { OracleName } from "../oracles/objective.js";
 import type { Hyper } from "./hyper.js";
 import type { GradientTransform } from "./transform.js";
+import { adagrad } from "./adagrad.js";
+import { adagradNorm } from "./adagradNorm.js";
 import { adam, adamw, amsgrad } from "./adam.js";
+import { ademamix } from "./ademamix.js";
+import { diffGrad } from "./diffgrad.js";
+import { lamb } from "./lamb.js";
+import { lars } from "./lars.js";
+import { lion } from "./lion.js";
+import { nadam } from "./nadam.js";
+import { radam } from "./radam.js";
+import { rmsprop } from "./rmsprop.js";
+import { sgd } from "./sgd.js";
 
 /** Kind of method, for grouping in tables. */
 export type OptimizerFamily = "first-order" | "curvature" | "matrix" | "zeroth-order";
@@ -33,6 +44,39 @@ export interface OptimizerEntry {
 
 /** Every named optimizer, in table order. */
 export const catalog: readonly OptimizerEntry[] = [
+  {
+    name: "sgd",
+    title: "SGD",
+    paper:
+      'Robbins & Monro, "A Stochastic Approximation Method", Annals of Mathematical Statistics, 1951',
+    reference: "torch.optim.SGD (PyTorch 1.13)",
+    oracle: "valueAndGrad",
+    family: "first-order",
+    defaultLearningRate: 1e-2,
+    create: (o) => sgd(o),
+  },
+  {
+    name: "momentum",
+    title: "SGD with momentum",
+    paper:
+      'Polyak, "Some methods of speeding up the convergence of iteration methods", USSR Computational Mathematics and Mathematical Physics, 1964',
+    reference: "torch.optim.SGD(momentum=0.9) (PyTorch 1.13)",
+    oracle: "valueAndGrad",
+    family: "first-order",
+    defaultLearningRate: 1e-2,
+    create: (o) => sgd({ ...o, momentum: 0.9 }),
+  },
+  {
+    name: "nesterov",
+    title: "SGD with Nesterov momentum",
+    paper:
+      'Sutskever, Martens, Dahl & Hinton, "On the importance of initialization and momentum in deep learning", ICML 2013',
+    reference: "torch.optim.SGD(momentum=0.9, nesterov=True) (PyTorch 1.13)",
+    oracle: "valueAndGrad",
+    family: "first-order",
+    defaultLearningRate: 1e-2,
+    create: (o) => sgd({ ...o, momentum: 0.9, nesterov: true }),
+  },
   {
     name: "adam",
     title: "Adam",
@@ -62,6 +106,116 @@ export const catalog: readonly OptimizerEntry[] = [
     family: "first-order",
     defaultLearningRate: 1e-3,
     create: (o) => amsgrad(o),
+  },
+  {
+    name: "nadam",
+    title: "NAdam",
+    paper: 'Dozat, "Incorporating Nesterov Momentum into Adam", ICLR 2016 workshop',
+    reference:
+      "torch.optim.NAdam (PyTorch ≥ 2.0 momentum product; 1.13 with legacyMomentumProduct)",
+    oracle: "valueAndGrad",
+    family: "first-order",
+    defaultLearningRate: 2e-3,
+    create: (o) => nadam(o),
+  },
+  {
+    name: "radam",
+    title: "RAdam",
+    paper:
+      'Liu, Jiang, He, Chen, Liu, Gao & Han, "On the Variance of the Adaptive Learning Rate and Beyond", ICLR 2020',
+    reference: "torch.optim.RAdam (PyTorch 1.13)",
+    oracle: "valueAndGrad",
+    family: "first-order",
+    defaultLearningRate: 1e-3,
+    create: (o) => radam(o),
+  },
+  {
+    name: "adagrad",
+    title: "AdaGrad",
+    paper:
+      'Duchi, Hazan & Singer, "Adaptive Subgradient Methods for Online Learning and Stochastic Optimization", JMLR 2011',
+    reference: "torch.optim.Adagrad (PyTorch 1.13)",
+    oracle: "valueAndGrad",
+    family: "first-order",
+    defaultLearningRate: 1e-2,
+    create: (o) => adagrad(o),
+  },
+  {
+    name: "adagrad-norm",
+    title: "AdaGrad-Norm",
+    paper:
+      'Ward, Wu & Bottou, "AdaGrad Stepsizes: Sharp Convergence Over Nonconvex Landscapes", ICML 2019 / JMLR 2020',
+    reference: "the paper's algorithm (defaults from the second author's adagradnorm.py)",
+    oracle: "valueAndGrad",
+    family: "first-order",
+    defaultLearningRate: 1,
+    create: (o) => adagradNorm(o),
+  },
+  {
+    name: "rmsprop",
+    title: "RMSprop",
+    paper:
+      'Tieleman & Hinton, "Lecture 6e: rmsprop", Coursera Neural Networks for Machine Learning, 2012; centered: Graves, "Generating Sequences With Recurrent Neural Networks", 2013',
+    reference: "torch.optim.RMSprop (PyTorch 1.13)",
+    oracle: "valueAndGrad",
+    family: "first-order",
+    defaultLearningRate: 1e-2,
+    create: (o) => rmsprop(o),
+  },
+  {
+    name: "lion",
+    title: "Lion",
+    paper:
+      'Chen, Liang, Huang, Real, Wang, Pham, Dong, Luong, Hsieh, Lu & Le, "Symbolic Discovery of Optimization Algorithms", NeurIPS 2023',
+    reference: "lucidrains/lion-pytorch (Lion, use_triton=False)",
+    oracle: "valueAndGrad",
+    family: "first-order",
+    defaultLearningRate: 1e-4,
+    create: (o) => lion(o),
+  },
+  {
+    name: "ademamix",
+    title: "AdEMAMix",
+    paper:
+      'Pagliardini, Ablin & Grangier, "The AdEMAMix Optimizer: Better, Faster, Older", ICLR 2025',
+    reference: "apple/ml-ademamix (pytorch/ademamix.py)",
+    oracle: "valueAndGrad",
+    family: "first-order",
+    defaultLearningRate: 1e-3,
+    create: (o) => ademamix(o),
+  },
+  {
+    name: "lamb",
+    title: "LAMB",
+    paper:
+      'You, Li, Reddi, Hseu, Kumar, Bhojanapalli, Song, Demmel, Keutzer & Hsieh, "Large Batch Optimization for Deep Learning: Training BERT in 76 minutes", ICLR 2020',
+    reference: "cybertronai/pytorch-lamb (Lamb)",
+    oracle: "valueAndGrad",
+    family: "first-order",
+    defaultLearningRate: 1e-3,
+    create: (o) => lamb(o),
+  },
+  {
+    name: "lars",
+    title: "LARS",
+    paper:
+      'You, Gitman & Ginsburg, "Large Batch Training of Convolutional Networks", arXiv:1708.03888, 2017',
+    reference: "kakaobrain/torchlars (LARS wrapping torch.optim.SGD)",
+    oracle: "valueAndGrad",
+    family: "first-order",
+    defaultLearningRate: 1,
+    create: (o) => lars(o),
+  },
+  {
+    name: "diffgrad",
+    title: "diffGrad",
+    paper:
+      'Dubey, Chakraborty, Roy, Mukherjee, Singh & Chaudhuri, "diffGrad: An Optimization Method for Convolutional Neural Networks", IEEE TNNLS 2020',
+    reference: "shivram1987/diffGrad (diffGrad_v2.py)",
+    oracle: "valueAndGrad",
+    family: "first-order",
+    defaultLearningRate: 1e-3,
+    create: (o) => diffGrad(o),
   },
 ];
 
