@@ -1,0 +1,8 @@
+/**
+ * Counter-based random numbers: Philox4x32-10 streams addressed by (seed, stream, index), with
+ * uniform, Gaussian, exponential and Rademacher samples that are bit-identical on every
+ * JavaScript engine.
+ */
+export * from "./philox.js";
+export * from "./portableMath.js";
+export * from "./distributions.js";
