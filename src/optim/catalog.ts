@@ -8,6 +8,7 @@ import type { Hyper } from "./hyper.js";
 import type { GradientTransform } from "./transform.js";
 import { adagrad } from "./adagrad.js";
 import { adagradNorm } from "./adagradNorm.js";
+import { aegd } from "./aegd.js";
 import { adam, adamw, amsgrad } from "./adam.js";
 import { ademamix } from "./ademamix.js";
 import { diffGrad } from "./diffgrad.js";
@@ -15,7 +16,9 @@ import { lamb } from "./lamb.js";
 import { lars } from "./lars.js";
 import { lion } from "./lion.js";
 import { nadam } from "./nadam.js";
+import { polyak } from "./polyak.js";
 import { radam } from "./radam.js";
+import { randomScaling } from "./randomScaling.js";
 import { rmsprop } from "./rmsprop.js";
 import { sgd } from "./sgd.js";
 
@@ -216,6 +219,38 @@ export const catalog: readonly OptimizerEntry[] = [
     family: "first-order",
     defaultLearningRate: 1e-3,
     create: (o) => diffGrad(o),
+  },
+  {
+    name: "random-scaling",
+    title: "SGDM with random scaling",
+    paper:
+      'Zhang & Cutkosky, "Random Scaling and Momentum for Non-smooth Non-convex Optimization", ICML 2024',
+    reference: "the authors' code (online-to-nonconvex conversion with exponential scaling)",
+    oracle: "valueAndGrad",
+    family: "first-order",
+    defaultLearningRate: 3e-5,
+    create: (o) => randomScaling(o),
+  },
+  {
+    name: "aegd",
+    title: "AEGD",
+    paper: 'Liu & Tian, "AEGD: Adaptive Gradient Descent with Energy", arXiv:2010.05109, 2020',
+    reference: "the authors' aegd.py",
+    oracle: "valueAndGrad",
+    family: "first-order",
+    defaultLearningRate: 0.1,
+    create: (o) => aegd(o),
+  },
+  {
+    name: "polyak",
+    title: "Polyak step size (SPS_max)",
+    paper:
+      'Loizou, Vaswani, Laradji & Lacoste-Julien, "Stochastic Polyak Step-size for SGD: An Adaptive Learning Rate for Fast Convergence", AISTATS 2021; Polyak, "Introduction to Optimization", 1987',
+    reference: "the authors' sps.py (constant adaptation)",
+    oracle: "valueAndGrad",
+    family: "first-order",
+    defaultLearningRate: 1,
+    create: (o) => polyak({ maxStepSize: o.learningRate }),
   },
 ];
 
