@@ -15,7 +15,7 @@ import { isChain, partKey } from "./transform.js";
 import { checkChoice, checkKnownOptions } from "./validate.js";
 
 /** What to do when a gradient holds NaN or ±Infinity. */
-export type NonFinitePolicy = "throw" | "skip" | "zero";
+export type NonFinitePolicy = "throw" | "skip" | "zero" | "pass";
 
 /** Options of an {@link Optimizer}. */
 export interface OptimizerOptions {
@@ -23,6 +23,7 @@ export interface OptimizerOptions {
    * `"throw"` (default): raise a {@link NonFiniteError} naming the tensor and index, leaving
    * parameters and state untouched. `"skip"`: leave them untouched and count the step in
    * {@link Optimizer.skippedSteps}. `"zero"`: replace the bad entries by 0 and step.
+   * `"pass"`: do not check; the transform handles them (e.g. `applyIfFinite`, `zeroNonFinite`).
    */
   nonFinite?: NonFinitePolicy;
 }
@@ -65,6 +66,7 @@ export class Optimizer {
       "throw",
       "skip",
       "zero",
+      "pass",
     ]);
     this.params = params;
     this.transform = transform;
@@ -122,7 +124,7 @@ export class Optimizer {
   ): Promise<StepResult> {
     const u = this.updates;
     const { layout } = this.params;
-    const bad = firstNonFinite(u);
+    const bad = this.nonFinite === "pass" ? -1 : firstNonFinite(u);
     if (bad >= 0) {
       if (this.nonFinite === "skip") {
         this.skippedSteps++;

@@ -115,8 +115,9 @@ export async function replay(
     const loss = await objective.valueAndGrad!(params.data, grad);
     assertClose([loss], [step.loss_before], 1e-10, `${c.id} t=${step.t} loss_before`);
     const recorded = paramsFrom(c, step.grad).data;
-    if (step === c.steps[0])
-      gradientFloor = 1e-6 * recorded.reduce((a, x) => Math.max(a, Math.abs(x)), 0);
+    if (step === c.steps[0]) {
+      for (const g of recorded) gradientFloor = Math.max(gradientFloor, 1e-6 * Math.abs(g));
+    }
     assertClose(grad, recorded, 1e-9, `${c.id} t=${step.t} grad`, gradientFloor);
     await opt.update(options.useRecordedGradient ? recorded : grad, objective);
     const expected = paramsFrom(c, step.params);
