@@ -1,0 +1,729 @@
+/**
+ * The bridge between jax-js models and descend's optimizers.
+ *
+ * A model written in jax-js is a loss function of a pytree of arrays (plain objects and JS arrays
+ * nesting `Array`s). {@link jaxObjective} wraps it as an {@link Objective}: parameters travel as
+ * one flat buffer in a {@link Layout} whose tensor names are the tree's dotted paths, and jax-js
+ * autodiff supplies the gradient (reverse mode), the directional derivative (forward mode) and the
+ * Hessian-vector product (forward over reverse). Optimizer math stays in descend's kernels on the
+ * flat buffer; jax-js does what it is good at, the model and its derivatives.
+ *
+ * jax-js arrays are reference counted: every operation consumes its array arguments. The objective
+ * owns all of this bookkeeping. Each oracle call builds fresh arrays from the buffer, lends the
+ * loss one reference to the data, and reads every result back, so after a call nothing it created
+ * is alive; data arrays live until they are replaced or the objective is disposed. Optimizers and
+ * users only ever see typed arrays. (The one exception is inside jax-js itself: see
+ * {@link JaxObjectiveOptions.jit} for the buffers its eager second-order rules keep.)
+ */
+import { Array as JaxArray, grad, jit, jvp, numpy as np, valueAndGrad } from "@jax-js/jax";
+import type { OwnedFunction } from "@jax-js/jax";
+import { InvalidArgumentError, ShapeMismatchError } from "../errors.js";
+import type { DType, FloatArray } from "../params/layout.js";
+import { Layout } from "../params/layout.js";
+import { ParamSet } from "../params/paramset.js";
+import { checkBoolean, checkKnownOptions } from "../optim/validate.js";
+import type { Objective } from "./objective.js";
+
+/** A pytree of jax-js arrays: an array, or plain objects and JS arrays nesting arrays. */
+export type JaxTree = JaxArray | readonly JaxTree[] | { readonly [key: string]: JaxTree };
+
+/** Typed arrays {@link jaxArray} accepts. */
+export type JaxArraySource = Float32Array | Float64Array | Int32Array | Uint32Array;
+
+/**
+ * jax-js 0.1.25 tests `data instanceof Float16Array` before it tests for Float64Array when it
+ * builds an array from typed data. Node 20 has no Float16Array, so that test throws a
+ * ReferenceError for every float64 input. A placeholder class (nothing is ever an instance of it)
+ * lets the test fall through to the Float64Array branch. It is defined only while `build` runs
+ * (synchronously, so no other code can observe it) and only when the platform lacks the real one.
+ */
+function withFloat16Placeholder<T>(build: () => T): T {
+  const scope = globalThis as { Float16Array?: unknown };
+  if (scope.Float16Array !== undefined) return build();
+  scope.Float16Array = class Float16Placeholder {
+    readonly placeholder = true;
+  };
+  try {
+    return build();
+  } finally {
+    delete scope.Float16Array;
+  }
+}
+
+function shapeProduct(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/**
+ * A new jax-js array holding a copy of `values` with the given row-major `shape` (default 1-D;
+ * one dimension may be −1, inferred from the length, as in numpy's `reshape`). The dtype follows
+ * the typed array (Float64Array gives float64, and so on). Works around the jax-js float64
+ * construction bug on platforms without Float16Array. The caller owns the result.
+ *
+ * @example
+ * ```ts
+ * const x = jaxArray(new Float64Array([1, 2, 3, 4, 5, 6]), [-1, 2]); // float64 [3, 2]
+ * ```
+ */
+export function jaxArray(
+  values: JaxArraySource,
+  shape: readonly number[] = [values.length],
+): JaxArray {
+  const inferred = shape.indexOf(-1);
+  const known = shapeProduct(shape.filter((_, i) => i !== inferred));
+  const dims = [...shape];
+  if (inferred >= 0 && known > 0 && values.length % known === 0) {
+    dims[inferred] = values.length / known;
+  }
+  const valid = dims.every((d) => Number.isInteger(d) && d >= 0);
+  if (!valid || shapeProduct(dims) !== values.length) {
+    throw new ShapeMismatchError(
+      `jaxArray: shape [${shape.join(", ")}] does not fit ${values.length} values`,
+    );
+  }
+  const options = { shape: dims };
+  if (values instanceof Float64Array)
+    return withFloat16Placeholder(() => np.array(values, options));
+  return np.array(values, options);
+}
+
+/** Where each leaf of a tree sits: leaves are replaced by their index in layout order. */
+type Skeleton = number | Skeleton[] | { [key: string]: Skeleton };
+
+/** jax-js treats exactly these objects as tree nodes; anything else is a leaf. */
+function isTreeObject(x: unknown): x is Readonly<Record<string, unknown>> {
+  return typeof x === "object" && x !== null && !Array.isArray(x) && x.constructor === Object;
+}
+
+function pathName(path: readonly string[], rootName: string): string {
+  return path.length === 0 ? rootName : path.join(".");
+}
+
+/**
+ * Walks a tree whose leaves must be jax-js arrays, collecting them in traversal order (object
+ * keys in insertion order, then array indices) with their dotted names.
+ */
+function describeTree(
+  owner: string,
+  what: string,
+  node: unknown,
+  path: string[],
+  leaves: { name: string; array: JaxArray }[],
+): Skeleton {
+  if (node instanceof JaxArray) {
+    leaves.push({ name: pathName(path, what), array: node });
+    return leaves.length - 1;
+  }
+  if (Array.isArray(node)) {
+    return node.map((child: unknown, i) =>
+      describeTree(owner, what, child, [...path, String(i)], leaves),
+    );
+  }
+  if (isTreeObject(node)) {
+    const out: { [key: string]: Skeleton } = {};
+    for (const key of Object.keys(node)) {
+      out[key] = describeTree(owner, what, node[key], [...path, key], leaves);
+    }
+    return out;
+  }
+  throw new InvalidArgumentError(
+    owner,
+    pathName(path, what),
+    node,
+    "a jax-js array or a plain object / JS array of them (keep other values in the loss's closure)",
+  );
+}
+
+/** Rebuilds a tree from dotted names: numeric segments 0..n−1 become JS arrays. */
+function skeletonFromNames(owner: string, names: readonly string[]): Skeleton {
+  if (names.length === 1 && names[0] === "params") return 0;
+  type Node = { [key: string]: Node | number };
+  const root: Node = {};
+  names.forEach((name, index) => {
+    const parts = name.split(".");
+    let node = root;
+    for (let k = 0; k < parts.length; k++) {
+      const key = parts[k];
+      const existing = Object.hasOwn(node, key) ? node[key] : undefined;
+      const last = k === parts.length - 1;
+      if (last ? existing !== undefined : typeof existing === "number") {
+        throw new InvalidArgumentError(
+          owner,
+          "tensor names",
+          name,
+          "a tree path: no name may also be the prefix of another (e.g. `a` and `a.b`)",
+        );
+      }
+      if (last) node[key] = index;
+      else node = (existing as Node | undefined) ?? (node[key] = {});
+    }
+  });
+  const toSkeleton = (node: Node | number): Skeleton => {
+    if (typeof node === "number") return node;
+    const keys = Object.keys(node);
+    if (keys.length > 0 && keys.every((key, i) => key === String(i))) {
+      return keys.map((key) => toSkeleton(node[key]));
+    }
+    const out: { [key: string]: Skeleton } = {};
+    for (const key of keys) out[key] = toSkeleton(node[key]);
+    return out;
+  };
+  return toSkeleton(root);
+}
+
+function buildTree(skeleton: Skeleton, leaf: (index: number) => JaxArray): JaxTree {
+  if (typeof skeleton === "number") return leaf(skeleton);
+  if (Array.isArray(skeleton)) return skeleton.map((child) => buildTree(child, leaf));
+  const out: { [key: string]: JaxTree } = {};
+  for (const key of Object.keys(skeleton)) out[key] = buildTree(skeleton[key], leaf);
+  return out;
+}
+
+/** The arrays of `node` (a tree shaped like `skeleton`) in layout order. */
+function gatherLeaves(node: unknown, skeleton: Skeleton, out: JaxArray[], what: string): void {
+  if (typeof skeleton === "number") {
+    if (!(node instanceof JaxArray)) {
+      throw new TypeError(`${what}: jax-js returned ${typeof node} where an array was expected`);
+    }
+    out[skeleton] = node;
+    return;
+  }
+  const children = node as Record<string, unknown>;
+  if (typeof node !== "object" || node === null) {
+    throw new TypeError(`${what}: jax-js returned a tree of a different structure`);
+  }
+  if (Array.isArray(skeleton)) {
+    skeleton.forEach((child, i) => gatherLeaves(children[i], child, out, what));
+  } else {
+    for (const key of Object.keys(skeleton)) gatherLeaves(children[key], skeleton[key], out, what);
+  }
+}
+
+function allArrays(node: unknown): JaxArray[] {
+  if (node instanceof JaxArray) return [node];
+  if (Array.isArray(node)) return node.flatMap(allArrays);
+  if (isTreeObject(node)) return Object.values(node).flatMap(allArrays);
+  return [];
+}
+
+/** Disposes an array unless jax-js already consumed it. */
+function release(array: JaxArray): void {
+  if (array.refCount > 0) array.dispose();
+}
+
+/**
+ * Frees an array this module created and lent to jax-js. A jax-js call that throws may have
+ * taken references of its own that it never drops; nobody else can hold them, so drop them all.
+ */
+function releaseAll(array: JaxArray): void {
+  while (array.refCount > 0) array.dispose();
+}
+
+function takeReference(array: JaxArray): JaxArray {
+  return array.ref;
+}
+
+function floatDType(owner: string, name: string, dtype: string): DType {
+  if (dtype === "float32" || dtype === "float64") return dtype;
+  throw new InvalidArgumentError(owner, `dtype of ${name}`, dtype, '"float32" or "float64"');
+}
+
+/**
+ * Reads `arrays` (consuming them) into `out` at the layout's offsets. If a read fails, the arrays
+ * not yet read are released so that a failing call leaks nothing.
+ */
+async function readInto(
+  arrays: readonly JaxArray[],
+  layout: Layout,
+  out: FloatArray,
+  what: string,
+): Promise<void> {
+  let next = 0;
+  try {
+    for (; next < arrays.length; next++) {
+      const t = layout.tensors[next];
+      const data = await arrays[next].data();
+      if (data.length !== t.size) {
+        throw new ShapeMismatchError(
+          `${what}: ${t.name} came back with ${data.length} elements, expected ${t.size}`,
+        );
+      }
+      out.set(data as ArrayLike<number>, t.offset);
+    }
+  } finally {
+    for (let k = next; k < arrays.length; k++) release(arrays[k]);
+  }
+}
+
+async function readScalar(array: JaxArray, what: string): Promise<number> {
+  if (array.size !== 1) {
+    const shape = array.shape;
+    release(array);
+    throw new TypeError(`${what}: the loss must return a scalar, got shape [${shape.join(", ")}]`);
+  }
+  const data = await array.data();
+  return Number(data[0]);
+}
+
+/**
+ * Copies a pytree of jax-js arrays into a new {@link ParamSet}: tensor names are the dotted tree
+ * paths (`{ layer1: { weight } }` → `layer1.weight`, `{ layers: [w] }` → `layers.0`; a bare array
+ * is called `params`), packed in traversal order (object keys in insertion order). Every array
+ * must be float32, or every array float64; that is the ParamSet's dtype.
+ *
+ * Like every jax-js function it consumes the arrays; pass `tree.ref(t)` to keep yours.
+ */
+export async function paramSetFromTree(tree: JaxTree): Promise<ParamSet> {
+  const owner = "paramSetFromTree";
+  const leaves: { name: string; array: JaxArray }[] = [];
+  let layout: Layout;
+  try {
+    describeTree(owner, "params", tree, [], leaves);
+    layout = layoutOf(owner, leaves);
+  } catch (error) {
+    for (const array of allArrays(tree)) release(array);
+    throw error;
+  }
+  const params = new ParamSet(layout);
+  await readInto(
+    leaves.map((leaf) => leaf.array),
+    layout,
+    params.data,
+    owner,
+  );
+  return params;
+}
+
+function layoutOf(owner: string, leaves: readonly { name: string; array: JaxArray }[]): Layout {
+  if (leaves.length === 0) {
+    throw new InvalidArgumentError(
+      owner,
+      "params",
+      "an empty tree",
+      "a tree with at least one array",
+    );
+  }
+  const dtype = floatDType(owner, leaves[0].name, leaves[0].array.dtype);
+  for (const leaf of leaves) {
+    if (floatDType(owner, leaf.name, leaf.array.dtype) !== dtype) {
+      throw new InvalidArgumentError(
+        owner,
+        `dtype of ${leaf.name}`,
+        leaf.array.dtype,
+        `${dtype}, like ${leaves[0].name} (a ParamSet has one dtype)`,
+      );
+    }
+  }
+  return new Layout(
+    leaves.map((leaf) => ({ name: leaf.name, shape: leaf.array.shape })),
+    dtype,
+  );
+}
+
+function arraysFromBuffer(layout: Layout, buffer: FloatArray): JaxArray[] {
+  return layout.tensors.map((t) => jaxArray(buffer.subarray(t.offset, t.offset + t.size), t.shape));
+}
+
+/**
+ * Writes a {@link ParamSet} into a pytree of new jax-js arrays (the caller owns them). The tree is
+ * rebuilt from the dotted names: `layer1.weight` becomes `{ layer1: { weight } }`, and a level
+ * whose keys are `0, 1, …, n−1` becomes a JS array. This inverts {@link paramSetFromTree}.
+ */
+export function treeFromParamSet(params: ParamSet): JaxTree {
+  const names = params.layout.tensors.map((t) => t.name);
+  const skeleton = skeletonFromNames("treeFromParamSet", names);
+  const arrays = arraysFromBuffer(params.layout, params.data);
+  return buildTree(skeleton, (i) => arrays[i]);
+}
+
+/**
+ * Options of {@link jaxObjective}.
+ * @typeParam P - the parameter tree the loss receives
+ * @typeParam D - the data tree the loss receives (`undefined` when there is none)
+ */
+export interface JaxObjectiveOptions<P extends JaxTree, D extends JaxTree | undefined> {
+  /**
+   * The scalar loss, written in jax-js. It receives the parameters as a tree of arrays shaped like
+   * `params`, and the current data. Follow jax-js's rule inside it: an array used twice needs
+   * `.ref` on all uses but the last. Do not close over jax-js arrays (the first call would consume
+   * them): pass arrays through `data`, plain numbers may live in the closure.
+   */
+  loss: (params: P, data: D) => JaxArray;
+  /**
+   * The parameters' structure and starting values: a tree of float arrays (consumed, like jax-js
+   * functions consume their arguments; pass `tree.ref(t)` to keep yours) or a {@link ParamSet}
+   * (its layout is used as is, its tree rebuilt from the dotted names).
+   */
+  params: P | ParamSet;
+  /**
+   * Fixed data (a tree of arrays the objective takes ownership of), or a mini-batch source: a
+   * function of the batch index returning a fresh tree of arrays, called by
+   * {@link JaxObjective.setBatch}. Omit it when the loss needs no data.
+   */
+  data?: D | ((batchIndex: number) => D);
+  /** Name used in messages and reports (default `"jax"`). */
+  name?: string;
+  /**
+   * Compile each oracle with jax-js `jit`. Default: true for float32 parameters, false for
+   * float64. Compiled gradients are faster on the wasm backend, and compiled second-order calls
+   * release every buffer, whereas jax-js 0.1.25 keeps a few buffers on each eager
+   * Hessian-vector product through `max` (hence `logSoftmax`) or through `log`, `sqrt` or a
+   * division of an intermediate value. But its compiler emits float64 constants as float32
+   * (`mean` and `x * 0.1` lose precision, a constant gradient can come back as float32 bits),
+   * so `true` is refused for float64 parameters. A compiled loss must be traceable: it may not
+   * read values (`item`, `data`) inside.
+   */
+  jit?: boolean;
+}
+
+/**
+ * An {@link Objective} backed by a jax-js loss. Oracles are asynchronous; they never keep a
+ * reference to the buffers they are given.
+ * @typeParam P - the parameter tree the loss receives
+ * @typeParam D - the data tree the loss receives
+ */
+export interface JaxObjective<
+  P extends JaxTree = JaxTree,
+  D extends JaxTree | undefined = undefined,
+> extends Objective {
+  /** f(θ). */
+  value(params: FloatArray): Promise<number>;
+  /** f(θ), writing ∇f(θ) into `gradOut` (reverse mode). */
+  valueAndGrad(params: FloatArray, gradOut: FloatArray): Promise<number>;
+  /** ∇²f(θ)·v into `out` (forward mode over reverse mode). */
+  hvp(params: FloatArray, vector: FloatArray, out: FloatArray): Promise<void>;
+  /** ∇f(θ)·v (forward mode). */
+  jvp(params: FloatArray, vector: FloatArray): Promise<number>;
+  /** The starting values given as `params` (a fresh buffer each call). */
+  initialParams(): FloatArray;
+  /** A new {@link ParamSet} in this objective's layout holding the starting values. */
+  paramSet(): ParamSet;
+  /** The parameters in `buffer` as a tree of new jax-js arrays shaped like `params` (caller owns). */
+  toTree(buffer: FloatArray): P;
+  /**
+   * Makes batch `batchIndex` of the data source current (the previous batch is freed). Calling it
+   * again with the current index does nothing, so a training loop may call it every step.
+   * Oracles called before any `setBatch` use batch 0.
+   */
+  setBatch(batchIndex: number): void;
+  /** Replaces the data by `data` (the objective takes ownership; the previous data is freed). */
+  setData(data: D): void;
+  /** Index of the current batch, or undefined for fixed data / before the first batch. */
+  readonly batchIndex: number | undefined;
+  /** Frees the data and the compiled functions; the objective cannot be used afterwards. */
+  dispose(): void;
+}
+
+/** The data argument handed through jax-js: `{}` when the loss takes no data. */
+type DataBox = { readonly data?: JaxTree };
+
+// jax-js types its transforms by mapping every argument tree type to another; on trees of
+// unknown shape that mapping never terminates in the type checker, so the adapter sees them
+// through these plain signatures (the runtime functions are jax-js's own).
+type TreeFunction<R> = (...trees: JaxTree[]) => R;
+const valueAndGradOf = valueAndGrad as unknown as (
+  f: TreeFunction<JaxArray>,
+) => TreeFunction<[JaxArray, JaxTree]>;
+const gradOf = grad as unknown as (f: TreeFunction<JaxArray>) => TreeFunction<JaxTree>;
+const jvpOf = jvp as unknown as <R extends JaxTree>(
+  f: (tree: JaxTree) => R,
+  primals: [JaxTree],
+  tangents: [JaxTree],
+) => [R, R];
+const jitOf = jit as unknown as <F extends TreeFunction<JaxTree>>(f: F) => OwnedFunction<F>;
+
+const JAX_OBJECTIVE_OPTIONS = ["loss", "params", "data", "name", "jit"];
+
+/**
+ * Wraps a jax-js loss as an {@link Objective} with `value`, `valueAndGrad`, `jvp` and `hvp`.
+ *
+ * @example
+ * ```ts
+ * import { numpy as np, nn } from "@jax-js/jax";
+ *
+ * const objective = await jaxObjective({
+ *   params: { weight: np.zeros([64, 10]), bias: np.zeros([10]) },
+ *   data: (batch) => loadBatch(batch), // { x: [32, 64], y: one-hot [32, 10] }, fresh arrays
+ *   loss: (p, { x, y }) => {
+ *     const logits = np.add(np.matmul(x, p.weight), p.bias);
+ *     return np.negative(np.mean(np.sum(np.multiply(nn.logSoftmax(logits, -1), y), -1)));
+ *   },
+ * });
+ * const opt = new Optimizer(objective.paramSet(), adam({ learningRate: 1e-2 }));
+ * for (let step = 0; step < 100; step++) {
+ *   objective.setBatch(step);
+ *   await opt.step(objective);
+ * }
+ * objective.dispose();
+ * ```
+ */
+export async function jaxObjective<
+  P extends JaxTree = JaxTree,
+  D extends JaxTree | undefined = undefined,
+>(options: JaxObjectiveOptions<P, D>): Promise<JaxObjective<P, D>> {
+  const owner = "jaxObjective";
+  let name: string;
+  let compiled: boolean;
+  let layout: Layout;
+  let skeleton: Skeleton;
+  let initial: FloatArray;
+  try {
+    checkKnownOptions(owner, options, JAX_OBJECTIVE_OPTIONS);
+    if (typeof options.loss !== "function") {
+      throw new InvalidArgumentError(
+        owner,
+        "loss",
+        options.loss,
+        "a function (params, data) => scalar",
+      );
+    }
+    name = options.name ?? "jax";
+    if (typeof name !== "string") throw new InvalidArgumentError(owner, "name", name, "a string");
+    if (options.jit !== undefined) checkBoolean(owner, "jit", options.jit);
+    if (options.params instanceof ParamSet) {
+      layout = options.params.layout;
+      skeleton = skeletonFromNames(
+        owner,
+        layout.tensors.map((t) => t.name),
+      );
+      initial = options.params.data.slice();
+    } else {
+      const leaves: { name: string; array: JaxArray }[] = [];
+      skeleton = describeTree(owner, "params", options.params, [], leaves);
+      layout = layoutOf(owner, leaves);
+      initial = layout.zeros();
+      await readInto(
+        leaves.map((leaf) => leaf.array),
+        layout,
+        initial,
+        `${owner} params`,
+      );
+    }
+    compiled = options.jit ?? layout.dtype === "float32";
+    if (compiled && layout.dtype === "float64") {
+      throw new InvalidArgumentError(
+        owner,
+        "jit",
+        true,
+        "false for float64 parameters (jax-js 0.1.25 compiles float64 constants as float32)",
+      );
+    }
+  } catch (error) {
+    // The objective took ownership of the arrays it was given, so a failed construction frees them.
+    if (!(options.params instanceof ParamSet)) {
+      for (const array of allArrays(options.params)) release(array);
+    }
+    if (typeof options.data !== "function") {
+      for (const array of allArrays(options.data)) release(array);
+    }
+    throw error;
+  }
+
+  const source = typeof options.data === "function" ? options.data : undefined;
+  let current: JaxTree | undefined;
+  let currentIndex: number | undefined;
+  // With a batch source and no explicit data yet, the first oracle call loads batch 0.
+  let awaitingBatch = source !== undefined;
+  let disposed = false;
+
+  const checkData = (data: unknown, what: string): JaxTree | undefined => {
+    if (data === undefined) return undefined;
+    try {
+      describeTree(owner, what, data, [], []);
+    } catch (error) {
+      for (const leaf of allArrays(data)) release(leaf);
+      throw error;
+    }
+    return data as JaxTree;
+  };
+  const freeData = (): void => {
+    for (const array of allArrays(current)) release(array);
+    current = undefined;
+  };
+  if (!source) current = checkData(options.data, "data");
+
+  const loss = options.loss;
+  const lossOf = (p: JaxTree, box: DataBox): JaxArray => loss(p as P, box.data as D);
+  const value = (p: JaxTree, box: JaxTree): JaxArray => lossOf(p, box as DataBox);
+  const plain = {
+    value,
+    valueAndGrad: valueAndGradOf(value),
+    jvp: (p: JaxTree, v: JaxTree, box: JaxTree): JaxArray => {
+      const [y, dy] = jvpOf((q) => value(q, box), [p], [v]);
+      y.dispose();
+      return dy;
+    },
+    hvp: (p: JaxTree, v: JaxTree, box: JaxTree): JaxTree => {
+      const [g, hv] = jvpOf((q) => gradOf(value)(q, box), [p], [v]);
+      for (const array of allArrays(g)) array.dispose();
+      return hv;
+    },
+  };
+  const owned: OwnedFunction<TreeFunction<JaxTree>>[] = [];
+  const compile = <F extends TreeFunction<JaxTree>>(fn: F): F => {
+    if (!compiled) return fn;
+    const traced = jitOf(fn);
+    owned.push(traced);
+    return traced;
+  };
+  const fns = {
+    value: compile(plain.value),
+    valueAndGrad: compile(plain.valueAndGrad),
+    jvp: compile(plain.jvp),
+    hvp: compile(plain.hvp),
+  };
+
+  const ensureLive = (what: string): void => {
+    if (disposed) throw new Error(`${name}.${what}: the objective has been disposed`);
+  };
+  const setBatch = (batchIndex: number): void => {
+    ensureLive("setBatch");
+    if (!source) {
+      throw new TypeError(
+        `${name}.setBatch: this objective has fixed data; pass \`data\` as a function of the batch index to use mini-batches`,
+      );
+    }
+    if (!Number.isInteger(batchIndex) || batchIndex < 0) {
+      throw new InvalidArgumentError(
+        `${name}.setBatch`,
+        "batchIndex",
+        batchIndex,
+        "a non-negative integer",
+      );
+    }
+    if (batchIndex === currentIndex) return;
+    const next = checkData(source(batchIndex), `batch ${batchIndex}`);
+    freeData();
+    current = next;
+    currentIndex = batchIndex;
+    awaitingBatch = false;
+  };
+
+  /**
+   * Runs one oracle: builds the argument arrays from `inputs`, lends the loss one reference to the
+   * data, calls `call` (synchronously, so the data's reference counts are back to their baseline
+   * before anything else can run), then reads the result with `read`. Afterwards no reference
+   * this call created survives, whether it succeeded or threw: jax-js 0.1.25 can leave a reference
+   * behind on an argument (eager second-order rules of `log` and `reciprocal`), and a call that
+   * throws midway may not consume its arguments; nobody else holds these arrays, so the
+   * objective drops whatever is left.
+   */
+  const oracle = async <Out, Result>(
+    what: string,
+    inputs: FloatArray[],
+    call: (...trees: JaxTree[]) => Out,
+    read: (out: Out) => Promise<Result>,
+  ): Promise<Result> => {
+    ensureLive(what);
+    for (const buffer of inputs) layout.assertBuffer(buffer, `${name}.${what}`);
+    if (awaitingBatch) setBatch(0);
+    const arrays = inputs.map((buffer) => arraysFromBuffer(layout, buffer));
+    const dataArrays = allArrays(current);
+    const baseline = dataArrays.map((a) => a.refCount);
+    const box: DataBox = current === undefined ? {} : { data: mapArrays(current, takeReference) };
+    const releaseInputs = (): void => {
+      for (const list of arrays) for (const array of list) releaseAll(array);
+    };
+    let out: Out;
+    try {
+      out = call(...arrays.map((list) => buildTree(skeleton, (i) => list[i])), box as JaxTree);
+    } catch (error) {
+      releaseInputs();
+      throw error;
+    } finally {
+      dataArrays.forEach((array, i) => {
+        while (array.refCount > baseline[i]) array.dispose();
+      });
+    }
+    try {
+      return await read(out);
+    } finally {
+      releaseInputs();
+    }
+  };
+
+  /** Reads a result tree shaped like the parameters into `target`. */
+  const readTree = async (tree: unknown, target: FloatArray, what: string): Promise<void> => {
+    const leaves: JaxArray[] = [];
+    try {
+      gatherLeaves(tree, skeleton, leaves, what);
+    } catch (error) {
+      for (const array of allArrays(tree)) release(array);
+      throw error;
+    }
+    await readInto(leaves, layout, target, what);
+  };
+
+  const objective: JaxObjective<P, D> = {
+    name,
+    layout,
+    value(params) {
+      return oracle("value", [params], fns.value, (out) => readScalar(out, `${name}.value`));
+    },
+    valueAndGrad(params, gradOut) {
+      layout.assertBuffer(gradOut, `${name}.valueAndGrad gradOut`);
+      return oracle("valueAndGrad", [params], fns.valueAndGrad, async ([out, grads]) => {
+        let loss: number;
+        try {
+          loss = await readScalar(out, `${name}.valueAndGrad`);
+        } catch (error) {
+          for (const array of allArrays(grads)) release(array);
+          throw error;
+        }
+        await readTree(grads, gradOut, `${name}.valueAndGrad`);
+        return loss;
+      });
+    },
+    jvp(params, vector) {
+      return oracle("jvp", [params, vector], fns.jvp, (out) => readScalar(out, `${name}.jvp`));
+    },
+    async hvp(params, vector, out) {
+      layout.assertBuffer(out, `${name}.hvp out`);
+      await oracle("hvp", [params, vector], fns.hvp, (product) =>
+        readTree(product, out, `${name}.hvp`),
+      );
+    },
+    initialParams() {
+      return initial.slice();
+    },
+    paramSet() {
+      return new ParamSet(layout, initial.slice());
+    },
+    toTree(buffer) {
+      ensureLive("toTree");
+      layout.assertBuffer(buffer, `${name}.toTree`);
+      const arrays = arraysFromBuffer(layout, buffer);
+      return buildTree(skeleton, (i) => arrays[i]) as P;
+    },
+    setBatch,
+    setData(data) {
+      ensureLive("setData");
+      const next = checkData(data, "data");
+      freeData();
+      current = next;
+      currentIndex = undefined;
+      awaitingBatch = false;
+    },
+    get batchIndex() {
+      return currentIndex;
+    },
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      freeData();
+      for (const fn of owned) fn.dispose();
+    },
+  };
+  return objective;
+}
+
+function mapArrays(node: JaxTree, fn: (array: JaxArray) => JaxArray): JaxTree {
+  if (node instanceof JaxArray) return fn(node);
+  if (Array.isArray(node)) return (node as readonly JaxTree[]).map((child) => mapArrays(child, fn));
+  const out: { [key: string]: JaxTree } = {};
+  const record = node as { readonly [key: string]: JaxTree };
+  for (const key of Object.keys(record)) out[key] = mapArrays(record[key], fn);
+  return out;
+}
