@@ -2,12 +2,15 @@
 // learning-rate schedule. Run it with `npx tsx examples/quickstart.ts`.
 import { pathToFileURL } from "node:url";
 import { nn, numpy as np, random } from "@jax-js/jax";
-import { loadDigits } from "../src/data/digits.js";
-import { jaxObjective } from "../src/oracles/jax.js";
-import { classificationArrays } from "../src/oracles/problems/mlp.js";
-import { adamw } from "../src/optim/adam.js";
-import { Optimizer } from "../src/optim/optimizer.js";
-import { warmupCosine } from "../src/optim/schedules.js";
+// Inside this repository the package is imported from its sources; users write `from "descend"`.
+import {
+  Optimizer,
+  adamw,
+  classificationArrays,
+  jaxObjective,
+  loadDigits,
+  warmupCosine,
+} from "../src/index.js";
 
 /** Trains for `steps` full-batch steps; returns the loss before each step. */
 export async function main(steps = 200): Promise<number[]> {
