@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+/**
+ * Entry point of the `descend` executable. The first Ctrl+C stops the benchmark after the
+ * current step and still writes the report; a second one quits at once.
+ */
+import { EXIT_INTERRUPTED } from "./bench.js";
+import { runCli } from "./cli.js";
+
+const controller = new AbortController();
+process.once("SIGINT", () => {
+  process.stderr.write(
+    "\ndescend: stopping after the current step (press Ctrl+C again to quit now)\n",
+  );
+  controller.abort();
+  process.once("SIGINT", () => process.exit(EXIT_INTERRUPTED));
+});
+
+process.exitCode = await runCli(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  signal: controller.signal,
+});
