@@ -134,9 +134,12 @@ describe("runBench", () => {
     }
     // f(-1.2, 1) = 2.2² + 100·0.44² = 24.2.
     assert.ok(Math.abs(results[0].losses[0] - 24.2) < 1e-12);
-    // The quadratic starts one unit from its minimum in every coordinate: f = ½ Σ λ_i.
+    // The quadratic starts at x* + δ, δ_i = ±(0.5 + frac(i/φ)) alternating: f = ½ Σ λ_i δ_i².
     let half = 0;
-    for (let i = 0; i < 100; i++) half += 0.5 * 1000 ** (-i / 99);
+    for (let i = 0; i < 100; i++) {
+      const offset = 0.5 + (((i * (Math.sqrt(5) - 1)) / 2) % 1);
+      half += 0.5 * 1000 ** (-i / 99) * offset * offset;
+    }
     assert.ok(Math.abs(results[2].losses[0] - half) < 1e-12 * half);
     // Adam's first step is lr·g/(|g| + ε) per coordinate; g(-1.2, 1) = (-215.6, -88).
     const lr = results[0].learningRate;

@@ -18,7 +18,11 @@ export interface QuadraticOptions {
   dtype?: DType;
 }
 
-/** A diagonal quadratic with chosen condition number; start at x* + 1. */
+/**
+ * A diagonal quadratic with chosen condition number. The start is x* + δ with offsets
+ * |δ_i| ∈ [0.5, 1.5) of alternating sign spread by the golden ratio, so that no step size lands
+ * sign-based methods (Adam's first steps, Lion) exactly on the minimum.
+ */
 export function illConditionedQuadratic(options: QuadraticOptions = {}): Objective {
   const n = checkNumber("illConditionedQuadratic", "dimension", options.dimension ?? 100, {
     min: 1,
@@ -63,10 +67,15 @@ export function illConditionedQuadratic(options: QuadraticOptions = {}): Objecti
     },
     initialParams() {
       const x = layout.zeros();
-      for (let i = 0; i < n; i++) x[i] = center[i] + 1;
+      for (let i = 0; i < n; i++) x[i] = center[i] + startOffset(i);
       return x;
     },
   };
+}
+
+function startOffset(i: number): number {
+  const magnitude = 0.5 + ((i * 0.6180339887498949) % 1);
+  return i % 2 === 0 ? magnitude : -magnitude;
 }
 
 /** Eigenvalues of {@link illConditionedQuadratic} (for tests and exact-Hessian methods). */
