@@ -15,7 +15,11 @@ export default tseslint.config(
       "@typescript-eslint/consistent-type-imports": "error",
       "no-restricted-properties": [
         "error",
-        { object: "Math", property: "random", message: "Use the counter-based generator in src/random." },
+        {
+          object: "Math",
+          property: "random",
+          message: "Use the counter-based generator in src/random.",
+        },
       ],
     },
   },
@@ -29,11 +33,25 @@ export default tseslint.config(
     },
   },
   {
-    files: ["src/params/**", "src/oracles/**", "src/optim/**", "src/random/**", "src/linalg/**", "src/zo/**"],
+    files: [
+      "src/params/**",
+      "src/oracles/**",
+      "src/optim/**",
+      "src/random/**",
+      "src/linalg/**",
+      "src/zo/**",
+    ],
     rules: {
       "no-restricted-imports": [
         "error",
-        { patterns: [{ group: ["**/cli/*", "**/bench/*"], message: "library layers never import the CLI or benchmarks." }] },
+        {
+          patterns: [
+            {
+              group: ["**/cli/*", "**/bench/*"],
+              message: "library layers never import the CLI or benchmarks.",
+            },
+          ],
+        },
       ],
     },
   },
