@@ -62,5 +62,9 @@ export * from "./optim/randomScaling.js";
 export * from "./optim/aegd.js";
 export * from "./optim/polyak.js";
 
+// Fast kernels: WebAssembly SIMD buffers and worker threads (opt-in)
+export type { FastKernelOptions, FastKernels, Runs } from "./kernels/index.js";
+export { fastAllocator, useFastKernels } from "./kernels/index.js";
+
 // Counter-based random numbers
 export * from "./random/index.js";

@@ -17,7 +17,7 @@
  * 0.01. Conformance: test/conformance against torch.optim.Adam / AdamW trajectories.
  */
 import type { FloatArray } from "../params/layout.js";
-import { adamDirection } from "../kernels/adam.js";
+import { adamDirection, adamStep } from "../kernels/adam.js";
 import type { Hyper } from "./hyper.js";
 import { valueAt } from "./hyper.js";
 import type { Selector } from "../params/layout.js";

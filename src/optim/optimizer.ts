@@ -50,10 +50,15 @@ export class Optimizer {
   skippedSteps = 0;
   /** Policy for non-finite gradients. */
   readonly nonFinite: NonFinitePolicy;
-  /** The update buffer: holds the gradient, then the step. */
+  /**
+   * The update buffer: write a gradient here and call {@link Optimizer.apply}. After a step it
+   * holds the step taken, except for one-pass steps (Adam, momentum SGD followed only by a
+   * learning rate and decoupled decay), after which it still holds the gradient.
+   */
   readonly updates: FloatArray;
   private readonly fusedFrom: number;
   private readonly decay: Float64Array;
+  private readonly runs: { ends: Int32Array; a: Float64Array };
 
   /**
    * @param params - parameters to optimize (updated in place)
@@ -73,6 +78,10 @@ export class Optimizer {
     this.state = transform.init(params.layout);
     this.updates = params.layout.zeros();
     this.decay = new Float64Array(params.layout.tensors.length);
+    this.runs = {
+      ends: Int32Array.from(params.layout.tensors, (t) => t.offset + t.size),
+      a: new Float64Array(params.layout.tensors.length),
+    };
     let from = isChain(transform) ? transform.parts.length : Infinity;
     if (isChain(transform)) {
       while (from > 0 && transform.parts[from - 1].affine) from--;
@@ -143,7 +152,12 @@ export class Optimizer {
       axpby(p, u, 1, 1);
     } else {
       const parts = transform.parts;
-      for (let i = 0; i < this.fusedFrom; i++) {
+      // The part just before the affine tail may write the parameters itself in the same pass
+      // that computes its direction (Adam, momentum): one sweep over memory instead of two.
+      const last = this.fusedFrom > 0 ? parts[this.fusedFrom - 1] : undefined;
+      const writesParams = last?.fusedApply !== undefined;
+      const unfused = writesParams ? this.fusedFrom - 1 : this.fusedFrom;
+      for (let i = 0; i < unfused; i++) {
         await parts[i].update(u, this.state[partKey(i, parts[i])] as State, ctx);
       }
       // Compose the affine tail: u ← s·u + d·p per part gives u_final = S·u + D·p, and the
@@ -155,9 +169,16 @@ export class Optimizer {
         scale *= a.scale;
         for (let t = 0; t < decay.length; t++) decay[t] = a.scale * decay[t] + a.decay[t];
       }
-      for (let t = 0; t < layout.tensors.length; t++) {
-        const { offset, size } = layout.tensors[t];
-        axpby(p, u, 1 + decay[t], scale, offset, offset + size);
+      if (writesParams) {
+        const a = this.runs.a;
+        for (let t = 0; t < a.length; t++) a[t] = 1 + decay[t];
+        const lastState = this.state[partKey(unfused, last!)] as State;
+        last!.fusedApply!(u, lastState, ctx, { params: p, scale, runs: this.runs });
+      } else {
+        for (let t = 0; t < layout.tensors.length; t++) {
+          const { offset, size } = layout.tensors[t];
+          axpby(p, u, 1 + decay[t], scale, offset, offset + size);
+        }
       }
     }
     this.count++;

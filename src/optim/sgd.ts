@@ -24,7 +24,7 @@
  * trajectories.
  */
 import { InvalidArgumentError } from "../errors.js";
-import { sgdMomentum } from "../kernels/sgd.js";
+import { sgdMomentum, sgdMomentumStep } from "../kernels/sgd.js";
 import type { FloatArray, Selector } from "../params/layout.js";
 import type { Hyper } from "./hyper.js";
 import {
@@ -84,6 +84,20 @@ export function scaleByMomentum(
     },
     update(u, state) {
       sgdMomentum(u, state.momentumBuffer, momentum, dampening, nesterov, state.count === 0);
+      state.count++;
+    },
+    fusedApply(u, state, _ctx, write) {
+      sgdMomentumStep(
+        write.params,
+        u,
+        state.momentumBuffer,
+        momentum,
+        dampening,
+        nesterov,
+        state.count === 0,
+        write.scale,
+        write.runs,
+      );
       state.count++;
     },
   };

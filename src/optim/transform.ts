@@ -7,6 +7,7 @@
  * is AdamW. This is optax's design, on flat buffers that are updated in place (no allocation per
  * step).
  */
+import type { Runs } from "../kernels/apply.js";
 import type { FloatArray, Layout } from "../params/layout.js";
 import type { Objective, OracleName } from "../oracles/objective.js";
 
@@ -60,6 +61,23 @@ export interface GradientTransform<S extends State = State> {
    * returns the coefficients instead of touching the buffer.
    */
   affine?(state: S, ctx: StepContext): Affine;
+  /**
+   * One-pass form of `update` followed by the parameter write, used by the {@link Optimizer}
+   * when only affine transforms follow this one. It advances `state` exactly as `update` would
+   * and, with `d` what `update` would have left in the buffer, writes
+   * `params ← a[r]·params + scale·d` run by run. `updates` keeps the gradient.
+   */
+  fusedApply?(updates: FloatArray, state: S, ctx: StepContext, write: FusedWrite): void;
+}
+
+/** The parameter write a {@link GradientTransform.fusedApply} performs. */
+export interface FusedWrite {
+  /** The parameters, written in place. */
+  readonly params: FloatArray;
+  /** Multiplier of the direction (the composed affine tail's scale, e.g. −lr). */
+  readonly scale: number;
+  /** Per-tensor multipliers of the parameters (1 + composed decay). */
+  readonly runs: Runs;
 }
 
 /** A transform whose parts are known, so the {@link Optimizer} can fuse its affine tail. */
