@@ -86,6 +86,29 @@ export function scaleByAdam(options: ScaleByAdamOptions = {}): GradientTransform
       );
       state.count = t;
     },
+    fusedApply(u, state, _ctx, write) {
+      const t = state.count + 1;
+      const e = valueAt(eps, state.count);
+      const vMax = amsgrad ? (state.nuMax as FloatArray) : null;
+      const bc1 = 1 - beta1 ** t;
+      const bc2 = 1 - beta2 ** t;
+      adamStep(
+        write.params,
+        u,
+        state.mu,
+        state.nu,
+        vMax,
+        beta1,
+        beta2,
+        e,
+        epsRoot,
+        bc1,
+        bc2,
+        write.scale,
+        write.runs,
+      );
+      state.count = t;
+    },
   };
 }
 
