@@ -1,19 +1,16 @@
 import { describe, it } from "node:test";
 import { adagrad } from "../../src/optim/adagrad.js";
 import type { FixtureCase } from "../helpers/conformance.js";
-import { loadCases, replay } from "../helpers/conformance.js";
+import { loadCases, normalizedHyperparameters, replay } from "../helpers/conformance.js";
 
 function adagradOptions(c: FixtureCase) {
-  const h = c.hyperparameters.normalized as Record<string, number | string>;
-  if (h.weight_decay_mode !== "l2_added_to_gradient") {
-    throw new Error(`${c.id}: unexpected weight decay mode ${h.weight_decay_mode}`);
-  }
+  const h = normalizedHyperparameters(c, { weight_decay_mode: "l2_added_to_gradient" });
   return {
-    learningRate: h.learning_rate as number,
-    learningRateDecay: h.lr_decay as number,
-    weightDecay: h.weight_decay as number,
-    initialAccumulatorValue: h.initial_accumulator_value as number,
-    eps: h.eps as number,
+    learningRate: h.number("learning_rate"),
+    learningRateDecay: h.number("lr_decay"),
+    weightDecay: h.number("weight_decay"),
+    initialAccumulatorValue: h.number("initial_accumulator_value"),
+    eps: h.number("eps"),
   };
 }
 

@@ -1,19 +1,16 @@
 import { describe, it } from "node:test";
 import { lion } from "../../src/optim/lion.js";
 import type { FixtureCase } from "../helpers/conformance.js";
-import { loadCases, replay } from "../helpers/conformance.js";
+import { loadCases, normalizedHyperparameters, replay } from "../helpers/conformance.js";
 
 // Every case records weight_decay_mode "decoupled_lr_scaled" (θ ← (1 − lr·wd)·θ), lion's form.
 function lionOptions(c: FixtureCase) {
-  const h = c.hyperparameters.normalized as Record<string, number | string>;
-  if (h.weight_decay_mode !== "decoupled_lr_scaled") {
-    throw new Error(`${c.id}: unexpected weight_decay_mode ${String(h.weight_decay_mode)}`);
-  }
+  const h = normalizedHyperparameters(c, { weight_decay_mode: "decoupled_lr_scaled" });
   return {
-    learningRate: h.learning_rate as number,
-    beta1: h.beta1 as number,
-    beta2: h.beta2 as number,
-    weightDecay: h.weight_decay as number,
+    learningRate: h.number("learning_rate"),
+    beta1: h.number("beta1"),
+    beta2: h.number("beta2"),
+    weightDecay: h.number("weight_decay"),
   };
 }
 

@@ -1,20 +1,17 @@
 import { describe, it } from "node:test";
 import { rmsprop } from "../../src/optim/rmsprop.js";
 import type { FixtureCase } from "../helpers/conformance.js";
-import { loadCases, replay } from "../helpers/conformance.js";
+import { loadCases, normalizedHyperparameters, replay } from "../helpers/conformance.js";
 
 function rmspropOptions(c: FixtureCase) {
-  const h = c.hyperparameters.normalized as Record<string, number | boolean | string>;
-  if (h.weight_decay_mode !== "l2_added_to_gradient") {
-    throw new Error(`${c.id}: unexpected weight decay mode ${h.weight_decay_mode}`);
-  }
+  const h = normalizedHyperparameters(c, { weight_decay_mode: "l2_added_to_gradient" });
   return {
-    learningRate: h.learning_rate as number,
-    alpha: h.alpha as number,
-    eps: h.eps as number,
-    weightDecay: h.weight_decay as number,
-    momentum: h.momentum as number,
-    centered: h.centered as boolean,
+    learningRate: h.number("learning_rate"),
+    alpha: h.number("alpha"),
+    eps: h.number("eps"),
+    weightDecay: h.number("weight_decay"),
+    momentum: h.number("momentum"),
+    centered: h.boolean("centered"),
   };
 }
 

@@ -1,8 +1,8 @@
 // Replays a conformance fixture (trajectories recorded from reference implementations) through a
 // descend transform and compares loss, gradient and parameters at every step.
-import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { formatValue } from "../../src/errors.js";
 import type { ConformanceProblem } from "../../src/oracles/problems/conformance.js";
 import { conformanceObjective } from "../../src/oracles/problems/conformance.js";
 import { Layout } from "../../src/params/layout.js";
@@ -10,6 +10,7 @@ import { ParamSet } from "../../src/params/paramset.js";
 import type { NestedArray } from "../../src/params/paramset.js";
 import { Optimizer } from "../../src/optim/optimizer.js";
 import type { GradientTransform } from "../../src/optim/transform.js";
+import { assertClose } from "./assertions.js";
 
 export interface FixtureStep {
   t: number;
@@ -41,6 +42,72 @@ export function loadCases(family: string): FixtureCase[] {
   return file.cases;
 }
 
+/** A fixture case's normalized hyperparameters, each read with a check of its type. */
+export interface Hyperparameters {
+  /** The number recorded under `key`. */
+  number(key: string): number;
+  /** The number recorded under `key`, or `undefined` where the fixture records `null`. */
+  optionalNumber(key: string): number | undefined;
+  /** The boolean recorded under `key`. */
+  boolean(key: string): boolean;
+}
+
+/**
+ * Reads `c.hyperparameters.normalized` (snake_case names shared by every fixture), after
+ * checking that each entry of `expected` (e.g. the weight-decay mode the transform under test
+ * implements) is recorded with exactly that value. Throws, naming the case, on a mismatch or a
+ * value of the wrong type.
+ */
+export function normalizedHyperparameters(
+  c: FixtureCase,
+  expected: Readonly<Record<string, string | boolean>> = {},
+): Hyperparameters {
+  const h = c.hyperparameters.normalized;
+  for (const [key, value] of Object.entries(expected)) {
+    if (h[key] !== value) {
+      throw new Error(
+        `${c.id}: unexpected ${key} ${formatValue(h[key])}, expected ${formatValue(value)}`,
+      );
+    }
+  }
+  const wrongType = (key: string, type: string) =>
+    new Error(`${c.id}: hyperparameter ${key} is ${formatValue(h[key])}, not a ${type}`);
+  const number = (key: string): number => {
+    const v = h[key];
+    if (typeof v !== "number") throw wrongType(key, "number");
+    return v;
+  };
+  return {
+    number,
+    optionalNumber: (key) => (h[key] === null ? undefined : number(key)),
+    boolean(key) {
+      const v = h[key];
+      if (typeof v !== "boolean") throw wrongType(key, "boolean");
+      return v;
+    },
+  };
+}
+
+/** The options every Adam-style fixture records, under the option names of descend. */
+export interface AdamFamilyOptions {
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+}
+
+/** `learning_rate`, `beta1`, `beta2`, `eps` and `weight_decay` as {@link AdamFamilyOptions}. */
+export function adamFamilyOptions(h: Hyperparameters): AdamFamilyOptions {
+  return {
+    learningRate: h.number("learning_rate"),
+    beta1: h.number("beta1"),
+    beta2: h.number("beta2"),
+    eps: h.number("eps"),
+    weightDecay: h.number("weight_decay"),
+  };
+}
+
 function flatten(value: NestedArray, out: number[] = []): number[] {
   if (typeof value === "number") out.push(value);
   else for (const v of value) flatten(v, out);
@@ -57,32 +124,6 @@ export function paramsFrom(c: FixtureCase, record: Record<string, NestedArray>):
   for (const name of c.problem.param_order)
     set.data.set(flatten(record[name]), layout.tensor(name).offset);
   return set;
-}
-
-/**
- * Asserts elementwise `|a − b| ≤ rtol·max(|b|, floor)` with `floor = 1e-12·max|b|` per tensor
- * (the README's check, with an absolute floor for coordinates passing through zero).
- */
-export function assertClose(
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  rtol: number,
-  what: string,
-  minFloor = 0,
-): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
-  const floor = Math.max(1e-12 * scale, minFloor);
-  for (let i = 0; i < expected.length; i++) {
-    const err = Math.abs(actual[i] - expected[i]);
-    const tol = rtol * Math.max(Math.abs(expected[i]), floor);
-    if (!(err <= tol)) {
-      assert.fail(
-        `${what}[${i}]: got ${actual[i]}, expected ${expected[i]} (|diff| ${err} > ${tol})`,
-      );
-    }
-  }
 }
 
 /** Options of {@link replay}. */
@@ -118,7 +159,7 @@ export async function replay(
     if (step === c.steps[0]) {
       for (const g of recorded) gradientFloor = Math.max(gradientFloor, 1e-6 * Math.abs(g));
     }
-    assertClose(grad, recorded, 1e-9, `${c.id} t=${step.t} grad`, gradientFloor);
+    assertClose(grad, recorded, 1e-9, `${c.id} t=${step.t} grad`, { floor: gradientFloor });
     await opt.update(options.useRecordedGradient ? recorded : grad, objective);
     const expected = paramsFrom(c, step.params);
     for (const t of params.layout.tensors) {

@@ -8,14 +8,8 @@ import { addDecayedWeights, scaleByLearningRate } from "../../src/optim/primitiv
 import type { GradientTransform, State } from "../../src/optim/transform.js";
 import { chain } from "../../src/optim/transform.js";
 import type { DType, FloatArray } from "../../src/params/layout.js";
+import { assertSameBits } from "../helpers/assertions.js";
 import { sampleGradients, sampleParams } from "../helpers/inputs.js";
-
-function assertSameBits(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
-  assert.equal(a.length, b.length, `${what}: length`);
-  for (let i = 0; i < a.length; i++) {
-    if (!Object.is(a[i], b[i])) assert.fail(`${what}[${i}]: ${a[i]} !== ${b[i]}`);
-  }
-}
 
 /** The mean of `grads`, summed left to right in float64, in the gradients' own type. */
 function mean(grads: readonly FloatArray[]): FloatArray {

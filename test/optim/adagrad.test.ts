@@ -1,35 +1,24 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { InvalidArgumentError } from "../../src/errors.js";
 import type { AdagradOptions, AdagradState } from "../../src/optim/adagrad.js";
 import { adagrad } from "../../src/optim/adagrad.js";
 import { Optimizer } from "../../src/optim/optimizer.js";
-import type { GradientTransform, State } from "../../src/optim/transform.js";
-import type { Objective } from "../../src/oracles/objective.js";
 import { illConditionedQuadratic } from "../../src/oracles/problems/quadratic.js";
 import { rosenbrock } from "../../src/oracles/problems/rosenbrock.js";
 import { ParamSet } from "../../src/params/paramset.js";
-import { sampleGradients, sampleParams } from "../helpers/inputs.js";
+import {
+  FUSED_RTOL,
+  UNIT_FLOOR,
+  assertClose,
+  assertInvalidArgument,
+  assertTensorsClose,
+  minimize,
+  partStateWith,
+  runBesideReference,
+} from "../helpers/assertions.js";
+import { sampleLayout } from "../helpers/inputs.js";
 import type { ReferenceAdagradOptions } from "../reference/adagrad.js";
 import { referenceAdagradInit, referenceAdagradStep } from "../reference/adagrad.js";
-
-function assertNear(a: ArrayLike<number>, b: ArrayLike<number>, rtol: number, what: string): void {
-  assert.equal(a.length, b.length, `${what}: length`);
-  for (let i = 0; i < b.length; i++) {
-    const tol = rtol * Math.max(1, Math.abs(b[i]));
-    assert.ok(Math.abs(a[i] - b[i]) <= tol, `${what}[${i}]: ${a[i]} vs ${b[i]}`);
-  }
-}
-
-function assertInvalid(build: () => unknown, parameter: string, value: string): void {
-  assert.throws(build, (e: unknown) => {
-    assert.ok(e instanceof InvalidArgumentError, `expected InvalidArgumentError, got ${e}`);
-    assert.equal(e.parameter, parameter);
-    assert.ok(e.message.includes(parameter), e.message);
-    assert.ok(e.message.includes(value), `${e.message} should show ${value}`);
-    return true;
-  });
-}
 
 const base: ReferenceAdagradOptions = {
   lr: 0.1,
@@ -57,28 +46,18 @@ describe("Adagrad fused path equals the per-tensor reference loop", () => {
   for (const { label, options, ref } of variants) {
     for (const dtype of ["float64", "float32"] as const) {
       it(`${label} (${dtype})`, async () => {
-        const params = sampleParams(dtype);
-        const expected = sampleParams("float64");
-        const opt = new Optimizer(params, adagrad(options));
-        const state = referenceAdagradInit(params.layout, ref);
-        for (const g of sampleGradients(params.layout, 8)) {
-          await opt.update(g);
-          referenceAdagradStep(expected.layout, expected.data, Float64Array.from(g), state, ref);
-        }
-        const rtol = dtype === "float64" ? 1e-12 : 1e-5;
-        assertNear(params.data, expected.data, rtol, "params");
-        const s = Object.values(opt.state).find(
-          (x) => "sumOfSquares" in (x as State),
-        ) as AdagradState;
+        const state = referenceAdagradInit(sampleLayout(), ref);
+        const { opt, params, expected } = await runBesideReference({
+          dtype,
+          transform: adagrad(options),
+          gradients: 8,
+          reference: (x, g) => referenceAdagradStep(x.layout, x.data, g, state, ref),
+        });
+        const rtol = FUSED_RTOL[dtype];
+        assertClose(params.data, expected.data, rtol, "params", UNIT_FLOOR);
+        const s = partStateWith<AdagradState>(opt, "sumOfSquares");
         assert.equal(s.count, 8);
-        for (const t of params.layout.tensors) {
-          assertNear(
-            params.layout.view(s.sumOfSquares, t.name),
-            state.sum.get(t.name)!,
-            rtol,
-            `sum ${t.name}`,
-          );
-        }
+        assertTensorsClose(params.layout, s.sumOfSquares, state.sum, rtol, "sum", UNIT_FLOOR);
       });
     }
   }
@@ -96,7 +75,7 @@ describe("Adagrad fused path equals the per-tensor reference loop", () => {
       const moved = Array.from(params.data, (p, i) => p - previous[i]);
       previous = Array.from(params.data);
       const size = 0.5 / (1 + (t - 1) * 0.25) / Math.sqrt(t);
-      assertNear(moved, [size, -size], 1e-15, `t=${t}`);
+      assertClose(moved, [size, -size], 1e-15, `t=${t}`, UNIT_FLOOR);
     }
   });
 });
@@ -113,7 +92,7 @@ describe("Adagrad learning-rate decay composes with a scheduled learning rate", 
     for (let t = 1; t <= 5; t++) {
       await opt.update(Float64Array.of(2));
       const size = schedule(t - 1) / (1 + (t - 1) * 0.5) / Math.sqrt(t);
-      assertNear([params.data[0] - previous], [-size], 1e-15, `t=${t}`);
+      assertClose([params.data[0] - previous], [-size], 1e-15, `t=${t}`, UNIT_FLOOR);
       previous = params.data[0];
     }
   });
@@ -121,25 +100,22 @@ describe("Adagrad learning-rate decay composes with a scheduled learning rate", 
 
 describe("Adagrad hyperparameter validation", () => {
   it("rejects bad values, naming the parameter and the value", () => {
-    assertInvalid(() => adagrad({ learningRate: -0.01 }), "learningRate", "-0.01");
-    assertInvalid(() => adagrad({ learningRateDecay: -1 }), "learningRateDecay", "-1");
-    assertInvalid(() => adagrad({ weightDecay: -0.1 }), "weightDecay", "-0.1");
-    assertInvalid(
+    assertInvalidArgument(() => adagrad({ learningRate: -0.01 }), "learningRate", -0.01);
+    assertInvalidArgument(() => adagrad({ learningRateDecay: -1 }), "learningRateDecay", -1);
+    assertInvalidArgument(() => adagrad({ weightDecay: -0.1 }), "weightDecay", -0.1);
+    assertInvalidArgument(
       () => adagrad({ initialAccumulatorValue: -0.1 }),
       "initialAccumulatorValue",
-      "-0.1",
+      -0.1,
     );
-    assertInvalid(() => adagrad({ eps: Number.NaN }), "eps", "NaN");
-    assertInvalid(() => adagrad({ lr_decay: 0.1 } as unknown as AdagradOptions), "lr_decay", "0.1");
+    assertInvalidArgument(() => adagrad({ eps: Number.NaN }), "eps", NaN);
+    assertInvalidArgument(
+      () => adagrad({ lr_decay: 0.1 } as unknown as AdagradOptions),
+      "lr_decay",
+      0.1,
+    );
   });
 });
-
-async function minimize(f: Objective, transform: GradientTransform, steps: number) {
-  const params = new ParamSet(f.layout, f.initialParams!());
-  const opt = new Optimizer(params, transform);
-  for (let i = 0; i < steps; i++) await opt.step(f);
-  return f.value(params.data) as number;
-}
 
 describe("Adagrad converges", () => {
   it("on a parabola (κ = 10) to 1e-20 in 1000 steps", async () => {

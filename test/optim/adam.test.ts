@@ -2,22 +2,19 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { AdamState } from "../../src/optim/adam.js";
 import { adam, adamw, amsgrad } from "../../src/optim/adam.js";
-import { Optimizer } from "../../src/optim/optimizer.js";
-import type { State } from "../../src/optim/transform.js";
 import { illConditionedQuadratic } from "../../src/oracles/problems/quadratic.js";
 import { rosenbrock } from "../../src/oracles/problems/rosenbrock.js";
-import type { Objective } from "../../src/oracles/objective.js";
-import { ParamSet } from "../../src/params/paramset.js";
-import { sampleGradients, sampleParams } from "../helpers/inputs.js";
+import {
+  UNIT_FLOOR,
+  assertClose,
+  assertTensorsClose,
+  minimize,
+  partStateWith,
+  runBesideReference,
+} from "../helpers/assertions.js";
+import { sampleGradients, sampleLayout } from "../helpers/inputs.js";
 import type { ReferenceAdamOptions } from "../reference/adam.js";
 import { referenceAdamInit, referenceAdamStep } from "../reference/adam.js";
-
-function assertNear(a: ArrayLike<number>, b: ArrayLike<number>, rtol: number, what: string): void {
-  for (let i = 0; i < b.length; i++) {
-    const tol = rtol * Math.max(1, Math.abs(b[i]));
-    assert.ok(Math.abs(a[i] - b[i]) <= tol, `${what}[${i}]: ${a[i]} vs ${b[i]}`);
-  }
-}
 
 const variants: {
   label: string;
@@ -83,48 +80,27 @@ describe("Adam fused path equals the per-tensor reference loop", () => {
   for (const { label, make, ref } of variants) {
     for (const dtype of ["float64", "float32"] as const) {
       it(`${label} (${dtype})`, async () => {
-        const params = sampleParams(dtype);
-        const expected = sampleParams("float64");
-        const opt = new Optimizer(params, make());
-        const state = referenceAdamInit(params.layout);
-        // Alternate gradient signs so AMSGrad's maximum differs from v.
-        for (const [k, g] of sampleGradients(params.layout, 8).entries()) {
-          if (k % 3 === 2) g.forEach((x, i) => (g[i] = x * 0.1));
-          await opt.update(g);
-          referenceAdamStep(expected.layout, expected.data, Float64Array.from(g), state, ref);
-        }
+        const state = referenceAdamInit(sampleLayout());
+        const { opt, params, expected } = await runBesideReference({
+          dtype,
+          transform: make(),
+          // Alternate gradient signs so AMSGrad's maximum differs from v.
+          gradients: (layout) =>
+            sampleGradients(layout, 8).map((g, k) => {
+              if (k % 3 === 2) g.forEach((x, i) => (g[i] = x * 0.1));
+              return g;
+            }),
+          reference: (x, g) => referenceAdamStep(x.layout, x.data, g, state, ref),
+        });
         const rtol = dtype === "float64" ? 1e-13 : 2e-5;
-        assertNear(params.data, expected.data, rtol, "params");
-        const adamState = Object.values(opt.state).find((s) => "mu" in (s as State)) as AdamState;
-        for (const t of params.layout.tensors) {
-          assertNear(
-            params.layout.view(adamState.mu, t.name),
-            state.m.get(t.name)!,
-            rtol,
-            `mu ${t.name}`,
-          );
-          assertNear(
-            params.layout.view(adamState.nu, t.name),
-            state.v.get(t.name)!,
-            rtol,
-            `nu ${t.name}`,
-          );
-        }
+        assertClose(params.data, expected.data, rtol, "params", UNIT_FLOOR);
+        const adamState = partStateWith<AdamState>(opt, "mu");
+        assertTensorsClose(params.layout, adamState.mu, state.m, rtol, "mu", UNIT_FLOOR);
+        assertTensorsClose(params.layout, adamState.nu, state.v, rtol, "nu", UNIT_FLOOR);
       });
     }
   }
 });
-
-async function minimize(
-  f: Objective,
-  transform: ReturnType<typeof adam>,
-  steps: number,
-): Promise<number> {
-  const params = new ParamSet(f.layout, f.initialParams!());
-  const opt = new Optimizer(params, transform);
-  for (let i = 0; i < steps; i++) await opt.step(f);
-  return f.value(params.data) as number;
-}
 
 describe("Adam family converges", () => {
   it("on a parabola (κ = 10) to 1e-10 in 2000 steps", async () => {

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { InvalidArgumentError, formatValue } from "../../src/errors.js";
 import { illConditionedQuadratic } from "../../src/oracles/problems/quadratic.js";
 import { rosenbrock } from "../../src/oracles/problems/rosenbrock.js";
 import { adamw } from "../../src/optim/adam.js";
@@ -12,34 +11,22 @@ import {
   scaleByAdemamix,
 } from "../../src/optim/ademamix.js";
 import { Optimizer } from "../../src/optim/optimizer.js";
-import type { DType, FloatArray, Layout } from "../../src/params/layout.js";
-import { ParamSet } from "../../src/params/paramset.js";
-import { assertClose } from "../helpers/conformance.js";
+import type { FloatArray } from "../../src/params/layout.js";
+import {
+  FUSED_RTOL,
+  assertClose,
+  assertInvalidArgument,
+  assertTensorsClose,
+  minimize,
+  optimize,
+  partState,
+  perTensor,
+} from "../helpers/assertions.js";
 import { sampleGradients, sampleParams } from "../helpers/inputs.js";
 import type { AdemamixReferenceOptions } from "../reference/ademamix.js";
 import { AdemamixReference } from "../reference/ademamix.js";
 
 const STEPS = 6;
-const RTOL: Record<DType, number> = { float64: 1e-12, float32: 1e-5 };
-
-const perTensor = (layout: Layout, buffer: FloatArray) =>
-  layout.tensors.map((t) => buffer.slice(t.offset, t.offset + t.size));
-
-function partState<S>(opt: Optimizer, name: string): S {
-  const entry = Object.entries(opt.state).find(([key]) => key.endsWith(`:${name}`));
-  assert.ok(entry, `no state for ${name}`);
-  return entry[1] as S;
-}
-
-function assertRejected(build: () => unknown, parameter: string, value: unknown): void {
-  assert.throws(build, (e: unknown) => {
-    assert.ok(e instanceof InvalidArgumentError, `expected InvalidArgumentError, got ${String(e)}`);
-    assert.ok(e.parameter.startsWith(parameter), `parameter ${e.parameter}`);
-    assert.ok(e.message.includes(parameter), e.message);
-    assert.ok(e.message.includes(formatValue(value)), e.message);
-    return true;
-  });
-}
 
 // Warmups shorter than STEPS, so both the warming and the settled branches run.
 const combinations: {
@@ -95,27 +82,20 @@ describe("ademamix", () => {
         const grads = sampleGradients(layout, STEPS);
         const reference = new AdemamixReference(perTensor(layout, params.data), c.reference);
         const opt = new Optimizer(params, ademamix(c.options));
-        const rtol = RTOL[dtype];
+        const rtol = FUSED_RTOL[dtype];
         for (let s = 0; s < STEPS; s++) {
           await opt.update(grads[s]);
           reference.step(perTensor(layout, grads[s]));
           const state = partState<AdemamixState>(opt, "scaleByAdemamix");
           assert.equal(state.fast === undefined, reference.expAvgFast === null);
-          layout.tensors.forEach((t, k) => {
-            const at = `step ${s + 1} ${t.name}`;
-            assertClose(params.view(t.name), reference.params[k], rtol, `${at} params`);
-            if (reference.expAvgFast !== null) {
-              const fast = layout.view(state.fast as FloatArray, t.name);
-              assertClose(fast, reference.expAvgFast[k], rtol, `${at} fast`);
-            }
-            assertClose(
-              layout.view(state.slow, t.name),
-              reference.expAvgSlow[k],
-              rtol,
-              `${at} slow`,
-            );
-            assertClose(layout.view(state.nu, t.name), reference.expAvgSq[k], rtol, `${at} v`);
-          });
+          const at = `step ${s + 1}`;
+          assertTensorsClose(layout, params.data, reference.params, rtol, `${at} params`);
+          if (reference.expAvgFast !== null) {
+            const fast = state.fast as FloatArray;
+            assertTensorsClose(layout, fast, reference.expAvgFast, rtol, `${at} fast`);
+          }
+          assertTensorsClose(layout, state.slow, reference.expAvgSlow, rtol, `${at} slow`);
+          assertTensorsClose(layout, state.nu, reference.expAvgSq, rtol, `${at} v`);
         }
       });
     }
@@ -164,41 +144,38 @@ describe("ademamix", () => {
   });
 
   it("rejects bad hyperparameters, naming the parameter and value", () => {
-    assertRejected(() => ademamix({ learningRate: -0.1 }), "learningRate", -0.1);
-    assertRejected(() => ademamix({ beta1: -0.5 }), "beta1", -0.5);
-    assertRejected(() => ademamix({ beta2: 1 }), "beta2", 1);
-    assertRejected(() => ademamix({ beta3: 1.5 }), "beta3", 1.5);
-    assertRejected(() => ademamix({ beta3: () => 1 }), "beta3", 1);
-    assertRejected(() => ademamix({ alpha: -2 }), "alpha", -2);
-    assertRejected(() => ademamix({ alphaWarmup: 0 }), "alphaWarmup", 0);
-    assertRejected(() => ademamix({ beta3Warmup: 2.5 }), "beta3Warmup", 2.5);
-    assertRejected(() => ademamix({ alpha: () => 1, alphaWarmup: 10 }), "alphaWarmup", 10);
-    assertRejected(() => ademamix({ eps: -1e-8 }), "eps", -1e-8);
-    assertRejected(() => ademamix({ weightDecay: Number.NaN }), "weightDecay", Number.NaN);
-    assertRejected(() => scaleByAdemamix({ gamma: 1 } as never), "gamma", 1);
-    assertRejected(() => alphaWarmupSchedule(2, -3), "warmupSteps", -3);
-    assertRejected(() => beta3WarmupSchedule(0.999, 10, 1), "beta3Start", 1);
-    assertRejected(() => beta3WarmupSchedule(0.999, 10, 0.9, -1), "logEps", -1);
+    assertInvalidArgument(() => ademamix({ learningRate: -0.1 }), "learningRate", -0.1);
+    assertInvalidArgument(() => ademamix({ beta1: -0.5 }), "beta1", -0.5);
+    assertInvalidArgument(() => ademamix({ beta2: 1 }), "beta2", 1);
+    assertInvalidArgument(() => ademamix({ beta3: 1.5 }), "beta3", 1.5);
+    assertInvalidArgument(() => ademamix({ beta3: () => 1 }), "beta3 (schedule at step 0)", 1);
+    assertInvalidArgument(() => ademamix({ alpha: -2 }), "alpha", -2);
+    assertInvalidArgument(() => ademamix({ alphaWarmup: 0 }), "alphaWarmup", 0);
+    assertInvalidArgument(() => ademamix({ beta3Warmup: 2.5 }), "beta3Warmup", 2.5);
+    assertInvalidArgument(() => ademamix({ alpha: () => 1, alphaWarmup: 10 }), "alphaWarmup", 10);
+    assertInvalidArgument(() => ademamix({ eps: -1e-8 }), "eps", -1e-8);
+    assertInvalidArgument(() => ademamix({ weightDecay: Number.NaN }), "weightDecay", Number.NaN);
+    assertInvalidArgument(() => scaleByAdemamix({ gamma: 1 } as never), "gamma", 1);
+    assertInvalidArgument(() => alphaWarmupSchedule(2, -3), "warmupSteps", -3);
+    assertInvalidArgument(() => beta3WarmupSchedule(0.999, 10, 1), "beta3Start", 1);
+    assertInvalidArgument(() => beta3WarmupSchedule(0.999, 10, 0.9, -1), "logEps", -1);
   });
 
   // β3 = 0.9999 remembers ~10⁴ steps, longer than these runs; β3 = 0.99 fits their length.
   it("converges on the 2-D Rosenbrock function (3000 steps, β3 = 0.99 with warmups)", async () => {
     const objective = rosenbrock();
-    const params = new ParamSet(objective.layout, objective.initialParams!());
-    const opt = new Optimizer(
-      params,
+    const params = await optimize(
+      objective,
       ademamix({ learningRate: 0.02, beta3: 0.99, alphaWarmup: 1500, beta3Warmup: 1500 }),
+      3000,
     );
-    for (let i = 0; i < 3000; i++) await opt.step(objective);
     assert.ok(Math.abs(params.data[0] - 1) < 1e-4 && Math.abs(params.data[1] - 1) < 2e-4);
     assert.ok((objective.value(params.data) as number) < 1e-8);
   });
 
   it("converges on an ill-conditioned parabola (1000 steps)", async () => {
     const objective = illConditionedQuadratic({ dimension: 10, conditionNumber: 10 });
-    const params = new ParamSet(objective.layout, objective.initialParams!());
-    const opt = new Optimizer(params, ademamix({ learningRate: 0.05, beta3: 0.99 }));
-    for (let i = 0; i < 1000; i++) await opt.step(objective);
-    assert.ok((objective.value(params.data) as number) < 1e-10);
+    const loss = await minimize(objective, ademamix({ learningRate: 0.05, beta3: 0.99 }), 1000);
+    assert.ok(loss < 1e-10);
   });
 });

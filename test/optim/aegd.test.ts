@@ -1,35 +1,29 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { InvalidArgumentError } from "../../src/errors.js";
+import { InvalidArgumentError, formatValue } from "../../src/errors.js";
 import type { AegdOptions, AegdState } from "../../src/optim/aegd.js";
 import { aegd } from "../../src/optim/aegd.js";
 import { Optimizer } from "../../src/optim/optimizer.js";
-import type { State } from "../../src/optim/transform.js";
 import type { Objective } from "../../src/oracles/objective.js";
 import { illConditionedQuadratic } from "../../src/oracles/problems/quadratic.js";
 import { rosenbrock } from "../../src/oracles/problems/rosenbrock.js";
 import { ParamSet } from "../../src/params/paramset.js";
-import { sampleGradients, sampleParams } from "../helpers/inputs.js";
+import {
+  FUSED_RTOL,
+  UNIT_FLOOR,
+  assertClose,
+  assertInvalidArgument,
+  assertTensorsClose,
+  minimize,
+  partStateWith,
+  runBesideReference,
+  updateWithLoss,
+} from "../helpers/assertions.js";
+import { sampleGradients, sampleLayout, sampleParams } from "../helpers/inputs.js";
 import type { ReferenceAegdOptions } from "../reference/aegd.js";
 import { referenceAegdInit, referenceAegdStep } from "../reference/aegd.js";
 
-function assertNear(a: ArrayLike<number>, b: ArrayLike<number>, rtol: number, what: string): void {
-  assert.equal(a.length, b.length, `${what}: length`);
-  for (let i = 0; i < b.length; i++) {
-    const tol = rtol * Math.max(1, Math.abs(b[i]));
-    assert.ok(Math.abs(a[i] - b[i]) <= tol, `${what}[${i}]: ${a[i]} vs ${b[i]}`);
-  }
-}
-
-function stateOf(opt: Optimizer): AegdState {
-  return Object.values(opt.state).find((s) => "energy" in (s as State)) as AegdState;
-}
-
-/** One step from a given loss and gradient through the zero-copy path. */
-async function stepWith(opt: Optimizer, loss: number, grad: ArrayLike<number>): Promise<void> {
-  opt.updates.set(grad);
-  await opt.apply({ params: opt.params.data, layout: opt.params.layout, loss });
-}
+const stateOf = (opt: Optimizer) => partStateWith<AegdState>(opt, "energy");
 
 const variants: { label: string; options: AegdOptions; ref: ReferenceAegdOptions }[] = [
   {
@@ -59,21 +53,18 @@ describe("AEGD: the Optimizer path equals the per-tensor reference loop", () => 
   for (const { label, options, ref } of variants) {
     for (const dtype of ["float64", "float32"] as const) {
       it(`${label} (${dtype})`, async () => {
-        const params = sampleParams(dtype);
-        const expected = sampleParams("float64");
-        const opt = new Optimizer(params, aegd(options));
-        const state = referenceAegdInit(params.layout);
-        for (const [k, g] of sampleGradients(params.layout, 8).entries()) {
-          const loss = 2 / (1 + k) - 0.2;
-          await stepWith(opt, loss, g);
-          referenceAegdStep(expected.layout, expected.data, loss, Float64Array.from(g), state, ref);
-        }
-        const rtol = dtype === "float64" ? 1e-12 : 1e-5;
-        assertNear(params.data, expected.data, rtol, "params");
-        const energy = stateOf(opt).energy;
-        for (const t of params.layout.tensors) {
-          assertNear(params.layout.view(energy, t.name), state.r.get(t.name)!, rtol, `r ${t.name}`);
-        }
+        const loss = (k: number) => 2 / (1 + k) - 0.2;
+        const state = referenceAegdInit(sampleLayout());
+        const { opt, params, expected } = await runBesideReference({
+          dtype,
+          transform: aegd(options),
+          gradients: 8,
+          update: (o, g, k) => updateWithLoss(o, loss(k), g),
+          reference: (x, g, k) => referenceAegdStep(x.layout, x.data, loss(k), g, state, ref),
+        });
+        const rtol = FUSED_RTOL[dtype];
+        assertClose(params.data, expected.data, rtol, "params", UNIT_FLOOR);
+        assertTensorsClose(params.layout, stateOf(opt).energy, state.r, rtol, "r", UNIT_FLOOR);
       });
     }
   }
@@ -122,22 +113,15 @@ describe("AEGD: the defining equations by hand", () => {
   });
 });
 
-async function minimize(f: Objective, options: AegdOptions, steps: number): Promise<number> {
-  const params = new ParamSet(f.layout, f.initialParams!());
-  const opt = new Optimizer(params, aegd(options));
-  for (let i = 0; i < steps; i++) await opt.step(f);
-  return f.value(params.data) as number;
-}
-
 describe("AEGD converges", () => {
   it("on a parabola (κ = 10) to 1e-25 in 1000 steps (η = 0.3)", async () => {
     const f = illConditionedQuadratic({ dimension: 10, conditionNumber: 10 });
-    const loss = await minimize(f, { learningRate: 0.3 }, 1000);
+    const loss = await minimize(f, aegd({ learningRate: 0.3 }), 1000);
     assert.ok(loss < 1e-25, `${loss}`);
   });
 
   it("on the 2-D Rosenbrock to 1e-8 in 10000 steps (η = 1e-3)", async () => {
-    const loss = await minimize(rosenbrock(), { learningRate: 1e-3 }, 10000);
+    const loss = await minimize(rosenbrock(), aegd({ learningRate: 1e-3 }), 10000);
     assert.ok(loss < 1e-8, `${loss}`);
   });
 });
@@ -165,7 +149,7 @@ describe("AEGD: errors", () => {
     const params = sampleParams("float64");
     const opt = new Optimizer(params, aegd({ c: 1 }));
     const [g] = sampleGradients(params.layout, 1);
-    await assert.rejects(stepWith(opt, -3, g), (e: unknown) => {
+    await assert.rejects(updateWithLoss(opt, -3, g), (e: unknown) => {
       assert.ok(e instanceof InvalidArgumentError);
       assert.equal(e.parameter, "c");
       assert.match(e.message, /-3/);
@@ -174,23 +158,17 @@ describe("AEGD: errors", () => {
     assert.equal(stateOf(opt).count, 0);
   });
 
-  const cases: [AegdOptions, string, string][] = [
-    [{ learningRate: -0.1 }, "learningRate", "-0.1"],
-    [{ c: NaN }, "c", "NaN"],
-    [{ c: Infinity }, "c", "Infinity"],
-    [{ weightDecay: -1 }, "weightDecay", "-1"],
-    [{ decoupledWeightDecay: "yes" as unknown as boolean }, "decoupledWeightDecay", '"yes"'],
-    [{ lr: 0.1 } as AegdOptions, "lr", "0.1"],
+  const cases: [AegdOptions, string, unknown][] = [
+    [{ learningRate: -0.1 }, "learningRate", -0.1],
+    [{ c: NaN }, "c", NaN],
+    [{ c: Infinity }, "c", Infinity],
+    [{ weightDecay: -1 }, "weightDecay", -1],
+    [{ decoupledWeightDecay: "yes" as unknown as boolean }, "decoupledWeightDecay", "yes"],
+    [{ lr: 0.1 } as AegdOptions, "lr", 0.1],
   ];
   for (const [options, parameter, value] of cases) {
-    it(`rejects ${parameter} = ${value} at construction`, () => {
-      assert.throws(
-        () => aegd(options),
-        (e: unknown) =>
-          e instanceof InvalidArgumentError &&
-          e.parameter === parameter &&
-          e.message.includes(value),
-      );
+    it(`rejects ${parameter} = ${formatValue(value)} at construction`, () => {
+      assertInvalidArgument(() => aegd(options), parameter, value);
     });
   }
 });

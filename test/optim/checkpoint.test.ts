@@ -21,36 +21,11 @@ import type { Objective } from "../../src/oracles/objective.js";
 import type { DType, FloatArray } from "../../src/params/layout.js";
 import { Layout } from "../../src/params/layout.js";
 import { ParamSet } from "../../src/params/paramset.js";
+import { assertSameBits, assertSameState, snapshotState } from "../helpers/assertions.js";
 import { fillUniform, sampleLayout, sampleParams } from "../helpers/inputs.js";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-function assertSameBits(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
-  assert.equal(a.length, b.length, `${what}: length`);
-  for (let i = 0; i < a.length; i++) {
-    if (!Object.is(a[i], b[i])) assert.fail(`${what}[${i}]: ${a[i]} !== ${b[i]}`);
-  }
-}
-
-function snapshot(state: State): State {
-  const out: State = {};
-  for (const [k, v] of Object.entries(state)) {
-    out[k] = typeof v === "number" ? v : ArrayBuffer.isView(v) ? v.slice() : snapshot(v);
-  }
-  return out;
-}
-
-function assertSameState(a: State, b: State, path = "state"): void {
-  assert.deepEqual(Object.keys(a), Object.keys(b), `${path} keys`);
-  for (const k of Object.keys(a)) {
-    const x = a[k];
-    const y = b[k];
-    if (typeof x === "number") assert.ok(Object.is(x, y), `${path}.${k}: ${x} vs ${String(y)}`);
-    else if (ArrayBuffer.isView(x)) assertSameBits(x, y as FloatArray, `${path}.${k}`);
-    else assertSameState(x, y as State, `${path}.${k}`);
-  }
-}
 
 interface OptimizerSnapshot {
   state: State;
@@ -61,7 +36,7 @@ interface OptimizerSnapshot {
 
 function takeSnapshot(opt: Optimizer): OptimizerSnapshot {
   return {
-    state: snapshot(opt.state),
+    state: snapshotState(opt.state),
     params: opt.params.data.slice(),
     count: opt.count,
     skippedSteps: opt.skippedSteps,

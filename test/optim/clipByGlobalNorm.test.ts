@@ -8,6 +8,7 @@ import { chain } from "../../src/optim/transform.js";
 import { Layout } from "../../src/params/layout.js";
 import type { FloatArray } from "../../src/params/layout.js";
 import { ParamSet } from "../../src/params/paramset.js";
+import { UNIT_FLOOR, assertClose } from "../helpers/assertions.js";
 import { sampleGradients, sampleLayout, sampleParams } from "../helpers/inputs.js";
 
 const twoTensors = new Layout(
@@ -18,16 +19,8 @@ const twoTensors = new Layout(
   "float64",
 );
 
-function assertNear(actual: ArrayLike<number>, expected: number[], what: string): void {
-  assert.equal(actual.length, expected.length, what);
-  for (let i = 0; i < expected.length; i++) {
-    const tol = 2e-16 * Math.max(1, Math.abs(expected[i])) * 4;
-    assert.ok(
-      Math.abs(actual[i] - expected[i]) <= tol,
-      `${what}[${i}]: ${actual[i]} vs ${expected[i]}`,
-    );
-  }
-}
+// Four rounding units of 2e-16 per coordinate, relative above 1 and absolute below.
+const RTOL = 4 * 2e-16;
 
 function run(maxNorm: number | ((t: number) => number), u: FloatArray, layout = twoTensors) {
   const t = clipByGlobalNorm(maxNorm);
@@ -42,8 +35,8 @@ describe("clipByGlobalNorm", () => {
     const u = new Float64Array([3, 4, 12, 84]);
     const state = run(17, u);
     assert.equal(state.norm, 85);
-    assertNear(u, [3 / 5, 4 / 5, 12 / 5, 84 / 5], "clipped");
-    assertNear([globalNorm(u)], [17], "norm after clipping");
+    assertClose(u, [3 / 5, 4 / 5, 12 / 5, 84 / 5], RTOL, "clipped", UNIT_FLOOR);
+    assertClose([globalNorm(u)], [17], RTOL, "norm after clipping", UNIT_FLOOR);
   });
 
   it("leaves updates within the bound untouched, bit for bit", () => {
@@ -95,10 +88,10 @@ describe("clipByGlobalNorm", () => {
     const ctx = { params: twoTensors.zeros(), layout: twoTensors };
     const first = new Float64Array([0, 0, 3, 4]);
     void t.update(first, state, ctx);
-    assertNear(first, [0, 0, 0.6, 0.8], "first");
+    assertClose(first, [0, 0, 0.6, 0.8], RTOL, "first", UNIT_FLOOR);
     const second = new Float64Array([0, 0, 3, 4]);
     void t.update(second, state, ctx);
-    assertNear(second, [0, 0, 1.2, 1.6], "second");
+    assertClose(second, [0, 0, 1.2, 1.6], RTOL, "second", UNIT_FLOOR);
     assert.equal(state.count, 2);
   });
 
@@ -106,7 +99,7 @@ describe("clipByGlobalNorm", () => {
     const params = ParamSet.fromRecord({ w: [1, 1] }, "float64");
     const opt = new Optimizer(params, chain(clipByGlobalNorm(1), scaleByLearningRate(0.5)));
     await opt.update(new Float64Array([30, 40]));
-    assertNear(params.data, [1 - 0.5 * 0.6, 1 - 0.5 * 0.8], "params");
+    assertClose(params.data, [1 - 0.5 * 0.6, 1 - 0.5 * 0.8], RTOL, "params", UNIT_FLOOR);
     const p = sampleParams();
     const o = new Optimizer(p, clipByGlobalNorm(1e9));
     const before = Float64Array.from(p.data);

@@ -1,39 +1,26 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { InvalidArgumentError, formatValue } from "../../src/errors.js";
 import { illConditionedQuadratic } from "../../src/oracles/problems/quadratic.js";
 import { rosenbrock } from "../../src/oracles/problems/rosenbrock.js";
 import type { DiffGradOptions, DiffGradState } from "../../src/optim/diffgrad.js";
 import { diffGrad } from "../../src/optim/diffgrad.js";
 import { Optimizer } from "../../src/optim/optimizer.js";
-import type { DType, FloatArray, Layout } from "../../src/params/layout.js";
 import { ParamSet } from "../../src/params/paramset.js";
-import { assertClose } from "../helpers/conformance.js";
+import {
+  FUSED_RTOL,
+  assertClose,
+  assertInvalidArgument,
+  assertTensorsClose,
+  minimize,
+  optimize,
+  partState,
+  perTensor,
+} from "../helpers/assertions.js";
 import { sampleGradients, sampleParams } from "../helpers/inputs.js";
 import type { DiffGradReferenceOptions } from "../reference/diffgrad.js";
 import { DiffGradReference } from "../reference/diffgrad.js";
 
 const STEPS = 6;
-const RTOL: Record<DType, number> = { float64: 1e-12, float32: 1e-5 };
-
-const perTensor = (layout: Layout, buffer: FloatArray) =>
-  layout.tensors.map((t) => buffer.slice(t.offset, t.offset + t.size));
-
-function partState<S>(opt: Optimizer, name: string): S {
-  const entry = Object.entries(opt.state).find(([key]) => key.endsWith(`:${name}`));
-  assert.ok(entry, `no state for ${name}`);
-  return entry[1] as S;
-}
-
-function assertRejected(build: () => unknown, parameter: string, value: unknown): void {
-  assert.throws(build, (e: unknown) => {
-    assert.ok(e instanceof InvalidArgumentError, `expected InvalidArgumentError, got ${String(e)}`);
-    assert.ok(e.parameter.startsWith(parameter), `parameter ${e.parameter}`);
-    assert.ok(e.message.includes(parameter), e.message);
-    assert.ok(e.message.includes(formatValue(value)), e.message);
-    return true;
-  });
-}
 
 const reference = (o: Partial<DiffGradReferenceOptions>): DiffGradReferenceOptions => ({
   lr: 1e-3,
@@ -88,19 +75,17 @@ describe("diffGrad", () => {
           decays: c.matricesOnly ? (k) => layout.tensors[k].shape.length >= 2 : undefined,
         });
         const opt = new Optimizer(params, diffGrad(c.options));
-        const rtol = RTOL[dtype];
+        const rtol = FUSED_RTOL[dtype];
         for (let s = 0; s < STEPS; s++) {
           await opt.update(grads[s]);
           ref.step(perTensor(layout, grads[s]));
           const state = partState<DiffGradState>(opt, "scaleByDiffGrad");
-          layout.tensors.forEach((t, k) => {
-            const at = `step ${s + 1} ${t.name}`;
-            assertClose(params.view(t.name), ref.params[k], rtol, `${at} params`);
-            assertClose(layout.view(state.mu, t.name), ref.expAvg[k], rtol, `${at} m`);
-            assertClose(layout.view(state.nu, t.name), ref.expAvgSq[k], rtol, `${at} v`);
-            const previous = layout.view(state.previousGrad, t.name);
-            assertClose(previous, ref.previousGrad[k], rtol, `${at} previous gradient`);
-          });
+          const at = `step ${s + 1}`;
+          assertTensorsClose(layout, params.data, ref.params, rtol, `${at} params`);
+          assertTensorsClose(layout, state.mu, ref.expAvg, rtol, `${at} m`);
+          assertTensorsClose(layout, state.nu, ref.expAvgSq, rtol, `${at} v`);
+          const previous = `${at} previous gradient`;
+          assertTensorsClose(layout, state.previousGrad, ref.previousGrad, rtol, previous);
         }
       });
     }
@@ -126,34 +111,30 @@ describe("diffGrad", () => {
   });
 
   it("rejects bad hyperparameters, naming the parameter and value", () => {
-    assertRejected(() => diffGrad({ learningRate: -1 }), "learningRate", -1);
-    assertRejected(() => diffGrad({ learningRate: Infinity }), "learningRate", Infinity);
-    assertRejected(() => diffGrad({ beta1: 1.2 }), "beta1", 1.2);
-    assertRejected(() => diffGrad({ beta2: -1 }), "beta2", -1);
-    assertRejected(() => diffGrad({ eps: -1 }), "eps", -1);
-    assertRejected(() => diffGrad({ weightDecay: -0.1 }), "weightDecay", -0.1);
-    assertRejected(
+    assertInvalidArgument(() => diffGrad({ learningRate: -1 }), "learningRate", -1);
+    assertInvalidArgument(() => diffGrad({ learningRate: Infinity }), "learningRate", Infinity);
+    assertInvalidArgument(() => diffGrad({ beta1: 1.2 }), "beta1", 1.2);
+    assertInvalidArgument(() => diffGrad({ beta2: -1 }), "beta2", -1);
+    assertInvalidArgument(() => diffGrad({ eps: -1 }), "eps", -1);
+    assertInvalidArgument(() => diffGrad({ weightDecay: -0.1 }), "weightDecay", -0.1);
+    assertInvalidArgument(
       () => diffGrad({ epsAfterBiasCorrection: "yes" } as never),
       "epsAfterBiasCorrection",
       "yes",
     );
-    assertRejected(() => diffGrad({ amsgrad: true } as never), "amsgrad", true);
+    assertInvalidArgument(() => diffGrad({ amsgrad: true } as never), "amsgrad", true);
   });
 
   it("converges on the 2-D Rosenbrock function (5000 steps)", async () => {
     const objective = rosenbrock();
-    const params = new ParamSet(objective.layout, objective.initialParams!());
-    const opt = new Optimizer(params, diffGrad({ learningRate: 0.02 }));
-    for (let i = 0; i < 5000; i++) await opt.step(objective);
+    const params = await optimize(objective, diffGrad({ learningRate: 0.02 }), 5000);
     assert.ok(Math.abs(params.data[0] - 1) < 1e-4 && Math.abs(params.data[1] - 1) < 2e-4);
     assert.ok((objective.value(params.data) as number) < 1e-8);
   });
 
   it("converges on an ill-conditioned parabola (1000 steps)", async () => {
     const objective = illConditionedQuadratic({ dimension: 10, conditionNumber: 10 });
-    const params = new ParamSet(objective.layout, objective.initialParams!());
-    const opt = new Optimizer(params, diffGrad({ learningRate: 0.05 }));
-    for (let i = 0; i < 1000; i++) await opt.step(objective);
-    assert.ok((objective.value(params.data) as number) < 1e-12);
+    const loss = await minimize(objective, diffGrad({ learningRate: 0.05 }), 1000);
+    assert.ok(loss < 1e-12);
   });
 });

@@ -1,39 +1,26 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { InvalidArgumentError, formatValue } from "../../src/errors.js";
 import { illConditionedQuadratic } from "../../src/oracles/problems/quadratic.js";
 import { rosenbrock } from "../../src/oracles/problems/rosenbrock.js";
 import type { LarsOptions, LarsState } from "../../src/optim/lars.js";
 import { lars } from "../../src/optim/lars.js";
 import { Optimizer } from "../../src/optim/optimizer.js";
-import type { DType, FloatArray, Layout } from "../../src/params/layout.js";
+import type { FloatArray, Layout } from "../../src/params/layout.js";
 import { ParamSet } from "../../src/params/paramset.js";
-import { assertClose } from "../helpers/conformance.js";
+import {
+  FUSED_RTOL,
+  assertClose,
+  assertInvalidArgument,
+  minimize,
+  optimize,
+  partState,
+  perTensor,
+} from "../helpers/assertions.js";
 import { sampleGradients, sampleParams } from "../helpers/inputs.js";
 import type { LarsReferenceOptions } from "../reference/lars.js";
 import { LarsReference } from "../reference/lars.js";
 
 const STEPS = 6;
-const RTOL: Record<DType, number> = { float64: 1e-12, float32: 1e-5 };
-
-const perTensor = (layout: Layout, buffer: FloatArray) =>
-  layout.tensors.map((t) => buffer.slice(t.offset, t.offset + t.size));
-
-function partState<S>(opt: Optimizer, name: string): S {
-  const entry = Object.entries(opt.state).find(([key]) => key.endsWith(`:${name}`));
-  assert.ok(entry, `no state for ${name}`);
-  return entry[1] as S;
-}
-
-function assertRejected(build: () => unknown, parameter: string, value: unknown): void {
-  assert.throws(build, (e: unknown) => {
-    assert.ok(e instanceof InvalidArgumentError, `expected InvalidArgumentError, got ${String(e)}`);
-    assert.ok(e.parameter.startsWith(parameter), `parameter ${e.parameter}`);
-    assert.ok(e.message.includes(parameter), e.message);
-    assert.ok(e.message.includes(formatValue(value)), e.message);
-    return true;
-  });
-}
 
 /** Runs `steps` LARS steps on one tensor from `start` with a fixed gradient. */
 async function runOnVector(
@@ -116,7 +103,7 @@ describe("lars", () => {
         const grads = sampleGradients(layout, STEPS);
         const ref = new LarsReference(perTensor(layout, params.data), c.reference(layout));
         const opt = new Optimizer(params, lars(c.options));
-        const rtol = RTOL[dtype];
+        const rtol = FUSED_RTOL[dtype];
         for (let s = 0; s < STEPS; s++) {
           await opt.update(grads[s]);
           ref.step(perTensor(layout, grads[s]));
@@ -174,19 +161,23 @@ describe("lars", () => {
   });
 
   it("rejects bad hyperparameters, naming the parameter and value", () => {
-    assertRejected(() => lars({ learningRate: -1 }), "learningRate", -1);
-    assertRejected(() => lars({ trustCoefficient: 0 }), "trustCoefficient", 0);
-    assertRejected(() => lars({ eps: -1e-8 }), "eps", -1e-8);
-    assertRejected(() => lars({ weightDecay: -1 }), "weightDecay", -1);
-    assertRejected(() => lars({ momentum: 1 }), "momentum", 1);
-    assertRejected(() => lars({ dampening: 1.5 }), "dampening", 1.5);
-    assertRejected(() => lars({ nesterov: "yes" } as never), "nesterov", "yes");
-    assertRejected(() => lars({ nesterov: true, momentum: 0 }), "nesterov", true);
-    assertRejected(() => lars({ nesterov: true, dampening: 0.1 }), "nesterov", true);
-    assertRejected(() => lars({ trustRatioForm: "lamb" } as never), "trustRatioForm", "lamb");
-    assertRejected(() => lars({ trustRatioMask: 7 } as never), "trustRatioMask", 7);
-    assertRejected(() => lars({ weightDecayMask: null } as never), "weightDecayMask", null);
-    assertRejected(() => lars({ eta: 0.001 } as never), "eta", 0.001);
+    assertInvalidArgument(() => lars({ learningRate: -1 }), "learningRate", -1);
+    assertInvalidArgument(() => lars({ trustCoefficient: 0 }), "trustCoefficient", 0);
+    assertInvalidArgument(() => lars({ eps: -1e-8 }), "eps", -1e-8);
+    assertInvalidArgument(() => lars({ weightDecay: -1 }), "weightDecay", -1);
+    assertInvalidArgument(() => lars({ momentum: 1 }), "momentum", 1);
+    assertInvalidArgument(() => lars({ dampening: 1.5 }), "dampening", 1.5);
+    assertInvalidArgument(() => lars({ nesterov: "yes" } as never), "nesterov", "yes");
+    assertInvalidArgument(() => lars({ nesterov: true, momentum: 0 }), "nesterov", true);
+    assertInvalidArgument(() => lars({ nesterov: true, dampening: 0.1 }), "nesterov", true);
+    assertInvalidArgument(
+      () => lars({ trustRatioForm: "lamb" } as never),
+      "trustRatioForm",
+      "lamb",
+    );
+    assertInvalidArgument(() => lars({ trustRatioMask: 7 } as never), "trustRatioMask", 7);
+    assertInvalidArgument(() => lars({ weightDecayMask: null } as never), "weightDecayMask", null);
+    assertInvalidArgument(() => lars({ eta: 0.001 } as never), "eta", 0.001);
   });
 
   // Each step has length about lr·η·‖θ‖ (times the momentum gain), so a decaying rate is needed.
@@ -195,18 +186,14 @@ describe("lars", () => {
 
   it("converges on the 2-D Rosenbrock function (5000 steps, cosine-decayed lr)", async () => {
     const objective = rosenbrock();
-    const params = new ParamSet(objective.layout, objective.initialParams!());
-    const opt = new Optimizer(params, lars({ learningRate: cosine(5, 5000) }));
-    for (let i = 0; i < 5000; i++) await opt.step(objective);
+    const params = await optimize(objective, lars({ learningRate: cosine(5, 5000) }), 5000);
     assert.ok(Math.abs(params.data[0] - 1) < 1e-4 && Math.abs(params.data[1] - 1) < 2e-4);
     assert.ok((objective.value(params.data) as number) < 1e-8);
   });
 
   it("converges on an ill-conditioned parabola (1000 steps, cosine-decayed lr)", async () => {
     const objective = illConditionedQuadratic({ dimension: 10, conditionNumber: 10 });
-    const params = new ParamSet(objective.layout, objective.initialParams!());
-    const opt = new Optimizer(params, lars({ learningRate: cosine(10, 1000) }));
-    for (let i = 0; i < 1000; i++) await opt.step(objective);
-    assert.ok((objective.value(params.data) as number) < 1e-10);
+    const loss = await minimize(objective, lars({ learningRate: cosine(10, 1000) }), 1000);
+    assert.ok(loss < 1e-10);
   });
 });

@@ -1,39 +1,26 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { InvalidArgumentError, formatValue } from "../../src/errors.js";
 import { illConditionedQuadratic } from "../../src/oracles/problems/quadratic.js";
 import { rosenbrock } from "../../src/oracles/problems/rosenbrock.js";
 import type { LionOptions, LionState } from "../../src/optim/lion.js";
 import { lion } from "../../src/optim/lion.js";
 import { Optimizer } from "../../src/optim/optimizer.js";
-import type { DType, FloatArray, Layout } from "../../src/params/layout.js";
+import type { Layout } from "../../src/params/layout.js";
 import { ParamSet } from "../../src/params/paramset.js";
-import { assertClose } from "../helpers/conformance.js";
+import {
+  FUSED_RTOL,
+  assertInvalidArgument,
+  assertTensorsClose,
+  minimize,
+  optimize,
+  partState,
+  perTensor,
+} from "../helpers/assertions.js";
 import { sampleGradients, sampleParams } from "../helpers/inputs.js";
 import type { LionReferenceOptions } from "../reference/lion.js";
 import { LionReference } from "../reference/lion.js";
 
 const STEPS = 6;
-const RTOL: Record<DType, number> = { float64: 1e-12, float32: 1e-5 };
-
-const perTensor = (layout: Layout, buffer: FloatArray) =>
-  layout.tensors.map((t) => buffer.slice(t.offset, t.offset + t.size));
-
-function partState<S>(opt: Optimizer, name: string): S {
-  const entry = Object.entries(opt.state).find(([key]) => key.endsWith(`:${name}`));
-  assert.ok(entry, `no state for ${name}`);
-  return entry[1] as S;
-}
-
-function assertRejected(build: () => unknown, parameter: string, value: unknown): void {
-  assert.throws(build, (e: unknown) => {
-    assert.ok(e instanceof InvalidArgumentError, `expected InvalidArgumentError, got ${String(e)}`);
-    assert.ok(e.parameter.startsWith(parameter), `parameter ${e.parameter}`);
-    assert.ok(e.message.includes(parameter), e.message);
-    assert.ok(e.message.includes(formatValue(value)), e.message);
-    return true;
-  });
-}
 
 const isMatrix = (k: number, layout: Layout) => layout.tensors[k].shape.length >= 2;
 
@@ -86,11 +73,10 @@ describe("lion", () => {
           await opt.update(grads[s]);
           reference.step(perTensor(layout, grads[s]));
           const state = partState<LionState>(opt, "scaleByLion");
-          layout.tensors.forEach((t, k) => {
-            const at = `step ${s + 1} ${t.name}`;
-            assertClose(params.view(t.name), reference.params[k], RTOL[dtype], `${at} params`);
-            assertClose(layout.view(state.mu, t.name), reference.expAvg[k], RTOL[dtype], `${at} m`);
-          });
+          const at = `step ${s + 1}`;
+          const rtol = FUSED_RTOL[dtype];
+          assertTensorsClose(layout, params.data, reference.params, rtol, `${at} params`);
+          assertTensorsClose(layout, state.mu, reference.expAvg, rtol, `${at} m`);
         }
       });
     }
@@ -104,30 +90,34 @@ describe("lion", () => {
   });
 
   it("rejects bad hyperparameters, naming the parameter and value", () => {
-    assertRejected(() => lion({ learningRate: -1 }), "learningRate", -1);
-    assertRejected(() => lion({ learningRate: () => Number.NaN }), "learningRate", Number.NaN);
-    assertRejected(() => lion({ beta1: 1 }), "beta1", 1);
-    assertRejected(() => lion({ beta2: -0.1 }), "beta2", -0.1);
-    assertRejected(() => lion({ weightDecay: -0.5 }), "weightDecay", -0.5);
-    assertRejected(() => lion({ betas: [0.9, 0.99] } as LionOptions), "betas", [0.9, 0.99]);
+    assertInvalidArgument(() => lion({ learningRate: -1 }), "learningRate", -1);
+    assertInvalidArgument(
+      () => lion({ learningRate: () => Number.NaN }),
+      "learningRate (schedule at step 0)",
+      Number.NaN,
+    );
+    assertInvalidArgument(() => lion({ beta1: 1 }), "beta1", 1);
+    assertInvalidArgument(() => lion({ beta2: -0.1 }), "beta2", -0.1);
+    assertInvalidArgument(() => lion({ weightDecay: -0.5 }), "weightDecay", -0.5);
+    assertInvalidArgument(() => lion({ betas: [0.9, 0.99] } as LionOptions), "betas", [0.9, 0.99]);
   });
 
   // Sign steps have a fixed length lr, so convergence needs a decaying learning rate.
   it("converges on the 2-D Rosenbrock function (6000 steps, exponentially decaying lr)", async () => {
     const objective = rosenbrock();
-    const params = new ParamSet(objective.layout, objective.initialParams!());
-    const opt = new Optimizer(params, lion({ learningRate: (c) => 0.01 * 0.999 ** c }));
-    for (let i = 0; i < 6000; i++) await opt.step(objective);
+    const params = await optimize(
+      objective,
+      lion({ learningRate: (c) => 0.01 * 0.999 ** c }),
+      6000,
+    );
     assert.ok(Math.abs(params.data[0] - 1) < 1e-3 && Math.abs(params.data[1] - 1) < 2e-3);
     assert.ok((objective.value(params.data) as number) < 1e-6);
   });
 
   it("converges on an ill-conditioned parabola (1000 steps, cosine-decayed lr)", async () => {
     const objective = illConditionedQuadratic({ dimension: 10, conditionNumber: 10 });
-    const params = new ParamSet(objective.layout, objective.initialParams!());
     const cosine = (c: number) => 0.025 * (1 + Math.cos((Math.PI * Math.min(c, 1000)) / 1000));
-    const opt = new Optimizer(params, lion({ learningRate: cosine }));
-    for (let i = 0; i < 1000; i++) await opt.step(objective);
-    assert.ok((objective.value(params.data) as number) < 1e-10);
+    const loss = await minimize(objective, lion({ learningRate: cosine }), 1000);
+    assert.ok(loss < 1e-10);
   });
 });

@@ -10,34 +10,8 @@ import { chain } from "../../src/optim/transform.js";
 import type { FloatArray } from "../../src/params/layout.js";
 import { Layout } from "../../src/params/layout.js";
 import { ParamSet } from "../../src/params/paramset.js";
+import { assertSameBits, assertSameState, snapshotState } from "../helpers/assertions.js";
 import { sampleGradients, sampleParams } from "../helpers/inputs.js";
-
-function assertSameBits(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
-  assert.equal(a.length, b.length, `${what}: length`);
-  for (let i = 0; i < a.length; i++) {
-    if (!Object.is(a[i], b[i])) assert.fail(`${what}[${i}]: ${a[i]} !== ${b[i]}`);
-  }
-}
-
-/** A deep copy of a state tree (buffers copied), for before/after comparisons. */
-function snapshot(state: State): State {
-  const out: State = {};
-  for (const [k, v] of Object.entries(state)) {
-    out[k] = typeof v === "number" ? v : ArrayBuffer.isView(v) ? v.slice() : snapshot(v);
-  }
-  return out;
-}
-
-function assertSameState(a: State, b: State, path = "state"): void {
-  assert.deepEqual(Object.keys(a), Object.keys(b), `${path} keys`);
-  for (const k of Object.keys(a)) {
-    const x = a[k];
-    const y = b[k];
-    if (typeof x === "number") assert.ok(Object.is(x, y), `${path}.${k}: ${x} vs ${String(y)}`);
-    else if (ArrayBuffer.isView(x)) assertSameBits(x, y as FloatArray, `${path}.${k}`);
-    else assertSameState(x, y as State, `${path}.${k}`);
-  }
-}
 
 describe("zeroNonFinite", () => {
   it("replaces NaN and ±Infinity by 0 and counts them", () => {
@@ -72,7 +46,7 @@ describe("applyIfFinite", () => {
     const ctx = { params: params.data, layout: params.layout };
     const [g1, g2, g3] = sampleGradients(params.layout, 3);
     await t.update(g1.slice(), state, ctx);
-    const innerBefore = snapshot(state.inner);
+    const innerBefore = snapshotState(state.inner);
     const bad = g2.slice();
     bad[17] = NaN;
     bad[40] = Infinity;
@@ -135,7 +109,7 @@ describe("applyIfFinite", () => {
     };
     await t.update(nan(), state, ctx);
     await t.update(nan(), state, ctx);
-    const before = snapshot(state);
+    const before = snapshotState(state);
     assert.throws(
       () => t.update(nan(), state, ctx),
       (e: unknown) => {

@@ -10,6 +10,7 @@ import { chain } from "../../src/optim/transform.js";
 import type { Objective } from "../../src/oracles/objective.js";
 import type { DType, FloatArray, Layout, Selector } from "../../src/params/layout.js";
 import { ParamSet } from "../../src/params/paramset.js";
+import { assertSameBits } from "../helpers/assertions.js";
 import { sampleGradients, sampleParams } from "../helpers/inputs.js";
 
 const isMatrix = (t: { shape: readonly number[] }) => t.shape.length >= 2;
@@ -42,13 +43,6 @@ async function runAlone(
     for (let i = 0; i < buf.length; i++) params.data[i] += buf[i];
   }
   return state;
-}
-
-function assertSameBits(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
-  assert.equal(a.length, b.length, `${what}: length`);
-  for (let i = 0; i < a.length; i++) {
-    if (!Object.is(a[i], b[i])) assert.fail(`${what}[${i}]: ${a[i]} !== ${b[i]}`);
-  }
 }
 
 /** An asynchronous version of `t` (its update resolves on a later tick). */

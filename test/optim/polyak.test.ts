@@ -1,34 +1,29 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { InvalidArgumentError } from "../../src/errors.js";
+import { InvalidArgumentError, formatValue } from "../../src/errors.js";
 import { Optimizer } from "../../src/optim/optimizer.js";
 import type { PolyakOptions, PolyakState } from "../../src/optim/polyak.js";
 import { polyak } from "../../src/optim/polyak.js";
-import type { State } from "../../src/optim/transform.js";
 import type { Objective } from "../../src/oracles/objective.js";
 import { illConditionedQuadratic } from "../../src/oracles/problems/quadratic.js";
 import { rosenbrock } from "../../src/oracles/problems/rosenbrock.js";
 import { ParamSet } from "../../src/params/paramset.js";
+import {
+  FUSED_RTOL,
+  UNIT_FLOOR,
+  assertClose,
+  assertInvalidArgument,
+  minimize,
+  optimize,
+  partStateWith,
+  runBesideReference,
+  updateWithLoss,
+} from "../helpers/assertions.js";
 import { sampleGradients, sampleParams } from "../helpers/inputs.js";
 import type { ReferencePolyakOptions } from "../reference/polyak.js";
 import { referencePolyakStep } from "../reference/polyak.js";
 
-function assertNear(a: ArrayLike<number>, b: ArrayLike<number>, rtol: number, what: string): void {
-  assert.equal(a.length, b.length, `${what}: length`);
-  for (let i = 0; i < b.length; i++) {
-    const tol = rtol * Math.max(1, Math.abs(b[i]));
-    assert.ok(Math.abs(a[i] - b[i]) <= tol, `${what}[${i}]: ${a[i]} vs ${b[i]}`);
-  }
-}
-
-function stateOf(opt: Optimizer): PolyakState {
-  return Object.values(opt.state).find((s) => "stepSize" in (s as State)) as PolyakState;
-}
-
-async function stepWith(opt: Optimizer, loss: number, grad: ArrayLike<number>): Promise<void> {
-  opt.updates.set(grad);
-  await opt.apply({ params: opt.params.data, layout: opt.params.layout, loss });
-}
+const stateOf = (opt: Optimizer) => partStateWith<PolyakState>(opt, "stepSize");
 
 // The fifth loss is below f* in every variant: that step must not move.
 const losses = [2.5, 1.7, 1.1, 0.9, -1, 0.6, 0.45, 0.4];
@@ -59,24 +54,19 @@ describe("Polyak: the Optimizer path equals the per-tensor reference loop", () =
   for (const { label, options, ref } of variants) {
     for (const dtype of ["float64", "float32"] as const) {
       it(`${label} (${dtype})`, async () => {
-        const params = sampleParams(dtype);
-        const expected = sampleParams("float64");
-        const opt = new Optimizer(params, polyak(options));
-        for (const [k, g] of sampleGradients(params.layout, 8).entries()) {
-          await stepWith(opt, losses[k], g);
-          const gamma = referencePolyakStep(
-            expected.layout,
-            expected.data,
-            losses[k],
-            Float64Array.from(g),
-            ref(k),
-          );
-          const rtol = dtype === "float64" ? 1e-12 : 1e-5;
-          assertNear([stateOf(opt).stepSize], [gamma], rtol, `γ at step ${k}`);
-          if (k === 4) assert.equal(gamma, 0);
-        }
-        const rtol = dtype === "float64" ? 1e-12 : 1e-5;
-        assertNear(params.data, expected.data, rtol, "params");
+        const rtol = FUSED_RTOL[dtype];
+        const { params, expected } = await runBesideReference({
+          dtype,
+          transform: polyak(options),
+          gradients: 8,
+          update: (opt, g, k) => updateWithLoss(opt, losses[k], g),
+          reference: (x, g, k, opt) => {
+            const gamma = referencePolyakStep(x.layout, x.data, losses[k], g, ref(k));
+            assertClose([stateOf(opt).stepSize], [gamma], rtol, `γ at step ${k}`, UNIT_FLOOR);
+            if (k === 4) assert.equal(gamma, 0);
+          },
+        });
+        assertClose(params.data, expected.data, rtol, "params", UNIT_FLOOR);
       });
     }
   }
@@ -133,18 +123,11 @@ describe("Polyak: the defining equations by hand on f(x) = ½‖x‖² from (3, 
   });
 });
 
-async function minimize(f: Objective, options: PolyakOptions, steps: number): Promise<ParamSet> {
-  const params = new ParamSet(f.layout, f.initialParams!());
-  const opt = new Optimizer(params, polyak(options));
-  for (let i = 0; i < steps; i++) await opt.step(f);
-  return params;
-}
-
 describe("Polyak converges", () => {
   for (const c of [0.5, 1]) {
     it(`reaches machine precision on a parabola (κ = 10) with f* from the objective (c = ${c})`, async () => {
       const f = illConditionedQuadratic({ dimension: 10, conditionNumber: 10 });
-      const params = await minimize(f, { c }, 300);
+      const params = await optimize(f, polyak({ c }), 300);
       const grad = f.layout.zeros();
       const loss = (await f.valueAndGrad!(params.data, grad)) as number;
       assert.ok(loss <= 1e-30, `f = ${loss}`);
@@ -154,20 +137,20 @@ describe("Polyak converges", () => {
 
   it("stops at the level f = f* of a given optimalValue (overriding the objective's)", async () => {
     const f = illConditionedQuadratic({ dimension: 10, conditionNumber: 10 });
-    const params = await minimize(f, { optimalValue: 0.05, c: 1 }, 300);
+    const params = await optimize(f, polyak({ optimalValue: 0.05, c: 1 }), 300);
     const loss = f.value(params.data) as number;
     assert.ok(loss >= 0.05 - 1e-12 && loss < 0.05 + 1e-6, `f = ${loss}`);
   });
 
   it("on the 2-D Rosenbrock (f* = 0) to 1e-25 in 4000 steps (c = 1)", async () => {
     const f = rosenbrock();
-    const loss = f.value((await minimize(f, { c: 1 }, 4000)).data) as number;
+    const loss = await minimize(f, polyak({ c: 1 }), 4000);
     assert.ok(loss < 1e-25, `${loss}`);
   });
 
   it("on the 2-D Rosenbrock to 1e-10 in 10000 steps with the defaults (c = 0.5)", async () => {
     const f = rosenbrock();
-    const loss = f.value((await minimize(f, {}, 10000)).data) as number;
+    const loss = await minimize(f, polyak(), 10000);
     assert.ok(loss < 1e-10, `${loss}`);
   });
 });
@@ -198,24 +181,18 @@ describe("Polyak: errors", () => {
     assert.equal(stateOf(opt).count, 0);
   });
 
-  const cases: [PolyakOptions, string, string][] = [
-    [{ c: 0 }, "c", "0"],
-    [{ c: -1 }, "c", "-1"],
-    [{ maxStepSize: 0 }, "maxStepSize", "0"],
-    [{ maxStepSize: (k: number) => 1 - k }, "maxStepSize", "0"],
-    [{ eps: -1e-8 }, "eps", "-1e-8"],
-    [{ optimalValue: NaN }, "optimalValue", "NaN"],
-    [{ fStar: 0 } as PolyakOptions, "fStar", "0"],
+  const cases: [PolyakOptions, string, unknown][] = [
+    [{ c: 0 }, "c", 0],
+    [{ c: -1 }, "c", -1],
+    [{ maxStepSize: 0 }, "maxStepSize", 0],
+    [{ maxStepSize: (k: number) => 1 - k }, "maxStepSize (schedule at step 1)", 0],
+    [{ eps: -1e-8 }, "eps", -1e-8],
+    [{ optimalValue: NaN }, "optimalValue", NaN],
+    [{ fStar: 0 } as PolyakOptions, "fStar", 0],
   ];
   for (const [options, parameter, value] of cases) {
-    it(`rejects ${parameter} = ${value} at construction`, () => {
-      assert.throws(
-        () => polyak(options),
-        (e: unknown) =>
-          e instanceof InvalidArgumentError &&
-          e.parameter.startsWith(parameter) &&
-          e.message.includes(value),
-      );
+    it(`rejects ${parameter} = ${formatValue(value)} at construction`, () => {
+      assertInvalidArgument(() => polyak(options), parameter, value);
     });
   }
 });

@@ -1,35 +1,24 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { InvalidArgumentError } from "../../src/errors.js";
 import { Optimizer } from "../../src/optim/optimizer.js";
 import type { RadamOptions, RadamState } from "../../src/optim/radam.js";
 import { radam } from "../../src/optim/radam.js";
-import type { GradientTransform, State } from "../../src/optim/transform.js";
-import type { Objective } from "../../src/oracles/objective.js";
 import { illConditionedQuadratic } from "../../src/oracles/problems/quadratic.js";
 import { rosenbrock } from "../../src/oracles/problems/rosenbrock.js";
 import { ParamSet } from "../../src/params/paramset.js";
-import { sampleGradients, sampleParams } from "../helpers/inputs.js";
+import {
+  FUSED_RTOL,
+  UNIT_FLOOR,
+  assertClose,
+  assertInvalidArgument,
+  assertTensorsClose,
+  minimize,
+  partStateWith,
+  runBesideReference,
+} from "../helpers/assertions.js";
+import { sampleLayout } from "../helpers/inputs.js";
 import type { ReferenceRadamOptions } from "../reference/radam.js";
 import { referenceRadamInit, referenceRadamStep } from "../reference/radam.js";
-
-function assertNear(a: ArrayLike<number>, b: ArrayLike<number>, rtol: number, what: string): void {
-  assert.equal(a.length, b.length, `${what}: length`);
-  for (let i = 0; i < b.length; i++) {
-    const tol = rtol * Math.max(1, Math.abs(b[i]));
-    assert.ok(Math.abs(a[i] - b[i]) <= tol, `${what}[${i}]: ${a[i]} vs ${b[i]}`);
-  }
-}
-
-function assertInvalid(build: () => unknown, parameter: string, value: string): void {
-  assert.throws(build, (e: unknown) => {
-    assert.ok(e instanceof InvalidArgumentError, `expected InvalidArgumentError, got ${e}`);
-    assert.equal(e.parameter, parameter);
-    assert.ok(e.message.includes(parameter), e.message);
-    assert.ok(e.message.includes(value), `${e.message} should show ${value}`);
-    return true;
-  });
-}
 
 const base: ReferenceRadamOptions = {
   lr: 0.01,
@@ -65,22 +54,19 @@ describe("RAdam fused path equals the per-tensor reference loop", () => {
   for (const { label, options, ref } of variants) {
     for (const dtype of ["float64", "float32"] as const) {
       it(`${label} (${dtype})`, async () => {
-        const params = sampleParams(dtype);
-        const expected = sampleParams("float64");
-        const opt = new Optimizer(params, radam(options));
-        const state = referenceRadamInit(params.layout);
-        for (const g of sampleGradients(params.layout, 10)) {
-          await opt.update(g);
-          referenceRadamStep(expected.layout, expected.data, Float64Array.from(g), state, ref);
-        }
-        const rtol = dtype === "float64" ? 1e-12 : 1e-5;
-        assertNear(params.data, expected.data, rtol, "params");
-        const s = Object.values(opt.state).find((x) => "nu" in (x as State)) as RadamState;
+        const state = referenceRadamInit(sampleLayout());
+        const { opt, params, expected } = await runBesideReference({
+          dtype,
+          transform: radam(options),
+          gradients: 10,
+          reference: (x, g) => referenceRadamStep(x.layout, x.data, g, state, ref),
+        });
+        const rtol = FUSED_RTOL[dtype];
+        assertClose(params.data, expected.data, rtol, "params", UNIT_FLOOR);
+        const s = partStateWith<RadamState>(opt, "nu");
         assert.equal(s.count, 10);
-        for (const t of params.layout.tensors) {
-          assertNear(params.layout.view(s.mu, t.name), state.m.get(t.name)!, rtol, `m ${t.name}`);
-          assertNear(params.layout.view(s.nu, t.name), state.v.get(t.name)!, rtol, `v ${t.name}`);
-        }
+        assertTensorsClose(params.layout, s.mu, state.m, rtol, "m", UNIT_FLOOR);
+        assertTensorsClose(params.layout, s.nu, state.v, rtol, "v", UNIT_FLOOR);
       });
     }
   }
@@ -100,11 +86,11 @@ describe("RAdam fused path equals the per-tensor reference loop", () => {
       const rho = rhoInf - (2 * t * beta2 ** t) / (1 - beta2 ** t);
       if (t <= 5) {
         assert.ok(rho <= 5, `ρ_${t} = ${rho}`);
-        assertNear(moved, [-0.25, 4], 1e-14, `t=${t}`);
+        assertClose(moved, [-0.25, 4], 1e-14, `t=${t}`, UNIT_FLOOR);
       } else {
         assert.ok(rho > 5, `ρ_${t} = ${rho}`);
         const r = Math.sqrt(((rho - 4) * (rho - 2) * rhoInf) / ((rhoInf - 4) * (rhoInf - 2) * rho));
-        assertNear(moved, [-r, r], 1e-12, `t=${t}`);
+        assertClose(moved, [-r, r], 1e-12, `t=${t}`, UNIT_FLOOR);
       }
     }
   });
@@ -112,27 +98,20 @@ describe("RAdam fused path equals the per-tensor reference loop", () => {
 
 describe("RAdam hyperparameter validation", () => {
   it("rejects bad values, naming the parameter and the value", () => {
-    assertInvalid(() => radam({ learningRate: -1e-3 }), "learningRate", "-0.001");
-    assertInvalid(() => radam({ beta1: 1.5 }), "beta1", "1.5");
-    assertInvalid(() => radam({ beta2: 1 }), "beta2", "1");
-    assertInvalid(() => radam({ eps: -1 }), "eps", "-1");
-    assertInvalid(() => radam({ weightDecay: -0.5 }), "weightDecay", "-0.5");
-    assertInvalid(() => radam({ rectificationThreshold: 3 }), "rectificationThreshold", "3");
-    assertInvalid(
+    assertInvalidArgument(() => radam({ learningRate: -1e-3 }), "learningRate", -0.001);
+    assertInvalidArgument(() => radam({ beta1: 1.5 }), "beta1", 1.5);
+    assertInvalidArgument(() => radam({ beta2: 1 }), "beta2", 1);
+    assertInvalidArgument(() => radam({ eps: -1 }), "eps", -1);
+    assertInvalidArgument(() => radam({ weightDecay: -0.5 }), "weightDecay", -0.5);
+    assertInvalidArgument(() => radam({ rectificationThreshold: 3 }), "rectificationThreshold", 3);
+    assertInvalidArgument(
       () => radam({ decoupledWeightDecay: "true" as unknown as boolean }),
       "decoupledWeightDecay",
-      '"true"',
+      "true",
     );
-    assertInvalid(() => radam({ decoupled: true } as RadamOptions), "decoupled", "true");
+    assertInvalidArgument(() => radam({ decoupled: true } as RadamOptions), "decoupled", true);
   });
 });
-
-async function minimize(f: Objective, transform: GradientTransform, steps: number) {
-  const params = new ParamSet(f.layout, f.initialParams!());
-  const opt = new Optimizer(params, transform);
-  for (let i = 0; i < steps; i++) await opt.step(f);
-  return f.value(params.data) as number;
-}
 
 describe("RAdam converges", () => {
   it("on a parabola (κ = 10) to 1e-20 in 1000 steps", async () => {

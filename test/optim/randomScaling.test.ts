@@ -1,16 +1,25 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { InvalidArgumentError } from "../../src/errors.js";
+import { formatValue } from "../../src/errors.js";
 import { Optimizer } from "../../src/optim/optimizer.js";
 import type { RandomScalingOptions, RandomScalingState } from "../../src/optim/randomScaling.js";
 import { randomScaling } from "../../src/optim/randomScaling.js";
-import type { State } from "../../src/optim/transform.js";
 import type { Objective } from "../../src/oracles/objective.js";
 import { illConditionedQuadratic } from "../../src/oracles/problems/quadratic.js";
 import { rosenbrock } from "../../src/oracles/problems/rosenbrock.js";
 import { Layout } from "../../src/params/layout.js";
 import { ParamSet } from "../../src/params/paramset.js";
-import { sampleGradients, sampleParams } from "../helpers/inputs.js";
+import {
+  FUSED_RTOL,
+  UNIT_FLOOR,
+  assertClose,
+  assertInvalidArgument,
+  assertTensorsClose,
+  minimize,
+  partStateWith,
+  runBesideReference,
+} from "../helpers/assertions.js";
+import { sampleLayout } from "../helpers/inputs.js";
 import type { ReferenceRandomScalingOptions } from "../reference/randomScaling.js";
 import {
   referenceRandomScalingInit,
@@ -18,17 +27,7 @@ import {
   referenceScalingFactor,
 } from "../reference/randomScaling.js";
 
-function assertNear(a: ArrayLike<number>, b: ArrayLike<number>, rtol: number, what: string): void {
-  assert.equal(a.length, b.length, `${what}: length`);
-  for (let i = 0; i < b.length; i++) {
-    const tol = rtol * Math.max(1, Math.abs(b[i]));
-    assert.ok(Math.abs(a[i] - b[i]) <= tol, `${what}[${i}]: ${a[i]} vs ${b[i]}`);
-  }
-}
-
-function stateOf(opt: Optimizer): RandomScalingState {
-  return Object.values(opt.state).find((s) => "delta" in (s as State)) as RandomScalingState;
-}
+const stateOf = (opt: Optimizer) => partStateWith<RandomScalingState>(opt, "delta");
 
 const variants: {
   label: string;
@@ -56,31 +55,16 @@ describe("random scaling: the Optimizer path equals the per-tensor reference loo
   for (const { label, options, ref } of variants) {
     for (const dtype of ["float64", "float32"] as const) {
       it(`${label} (${dtype})`, async () => {
-        const params = sampleParams(dtype);
-        const expected = sampleParams("float64");
-        const opt = new Optimizer(params, randomScaling(options));
-        const state = referenceRandomScalingInit(params.layout);
-        for (const g of sampleGradients(params.layout, 8)) {
-          await opt.update(g);
-          referenceRandomScalingStep(
-            expected.layout,
-            expected.data,
-            Float64Array.from(g),
-            state,
-            ref,
-          );
-        }
-        const rtol = dtype === "float64" ? 1e-12 : 1e-5;
-        assertNear(params.data, expected.data, rtol, "params");
-        const delta = stateOf(opt).delta;
-        for (const t of params.layout.tensors) {
-          assertNear(
-            params.layout.view(delta, t.name),
-            state.delta.get(t.name)!,
-            rtol,
-            `Δ ${t.name}`,
-          );
-        }
+        const state = referenceRandomScalingInit(sampleLayout());
+        const { opt, params, expected } = await runBesideReference({
+          dtype,
+          transform: randomScaling(options),
+          gradients: 8,
+          reference: (x, g) => referenceRandomScalingStep(x.layout, x.data, g, state, ref),
+        });
+        const rtol = FUSED_RTOL[dtype];
+        assertClose(params.data, expected.data, rtol, "params", UNIT_FLOOR);
+        assertTensorsClose(params.layout, stateOf(opt).delta, state.delta, rtol, "Δ", UNIT_FLOOR);
         assert.equal(stateOf(opt).count, 8);
       });
     }
@@ -178,56 +162,39 @@ describe("random scaling: determinism", () => {
   });
 });
 
-async function minimize(
-  f: Objective,
-  options: RandomScalingOptions,
-  steps: number,
-): Promise<number> {
-  const params = new ParamSet(f.layout, f.initialParams!());
-  const opt = new Optimizer(params, randomScaling(options));
-  for (let i = 0; i < steps; i++) await opt.step(f);
-  return f.value(params.data) as number;
-}
-
 describe("random scaling converges (seeds 0, 1, 2)", () => {
   it("on a parabola (κ = 10) to 1e-20 in 2000 steps (η = 0.03, β = 0.9)", async () => {
     for (const seed of [0, 1, 2]) {
       const f = illConditionedQuadratic({ dimension: 10, conditionNumber: 10 });
-      const loss = await minimize(f, { learningRate: 0.03, beta: 0.9, seed }, 2000);
+      const loss = await minimize(f, randomScaling({ learningRate: 0.03, beta: 0.9, seed }), 2000);
       assert.ok(loss < 1e-20, `seed ${seed}: ${loss}`);
     }
   });
 
   it("on the 2-D Rosenbrock to 1e-10 in 12000 steps (η = 3e-4, β = 0.9)", async () => {
     for (const seed of [0, 1, 2]) {
-      const loss = await minimize(rosenbrock(), { learningRate: 3e-4, beta: 0.9, seed }, 12000);
+      const transform = randomScaling({ learningRate: 3e-4, beta: 0.9, seed });
+      const loss = await minimize(rosenbrock(), transform, 12000);
       assert.ok(loss < 1e-10, `seed ${seed}: ${loss}`);
     }
   });
 });
 
 describe("random scaling: validation", () => {
-  const cases: [RandomScalingOptions, string, string][] = [
-    [{ learningRate: -1 }, "learningRate", "-1"],
-    [{ beta: 1.5 }, "beta", "1.5"],
-    [{ beta: -0.1 }, "beta", "-0.1"],
-    [{ mu: -2 }, "mu", "-2"],
-    [{ seed: -1 }, "seed", "-1"],
-    [{ seed: 0.5 }, "seed", "0.5"],
-    [{ seed: 2 ** 53 }, "seed", String(2 ** 53)],
-    [{ learningRate: (c: number) => (c > 5 ? -1 : 0.1) }, "learningRate", "-1"],
-    [{ momentum: 0.9 } as RandomScalingOptions, "momentum", "0.9"],
+  const cases: [RandomScalingOptions, string, unknown][] = [
+    [{ learningRate: -1 }, "learningRate", -1],
+    [{ beta: 1.5 }, "beta", 1.5],
+    [{ beta: -0.1 }, "beta", -0.1],
+    [{ mu: -2 }, "mu", -2],
+    [{ seed: -1 }, "seed", -1],
+    [{ seed: 0.5 }, "seed", 0.5],
+    [{ seed: 2 ** 53 }, "seed", 2 ** 53],
+    [{ learningRate: (c: number) => (c > 5 ? -1 : 0.1) }, "learningRate (schedule at step 10)", -1],
+    [{ momentum: 0.9 } as RandomScalingOptions, "momentum", 0.9],
   ];
   for (const [options, parameter, value] of cases) {
-    it(`rejects ${parameter} = ${value}`, () => {
-      assert.throws(
-        () => randomScaling(options),
-        (e: unknown) =>
-          e instanceof InvalidArgumentError &&
-          e.parameter.startsWith(parameter) &&
-          e.message.includes(parameter) &&
-          e.message.includes(value),
-      );
+    it(`rejects ${parameter} = ${formatValue(value)}`, () => {
+      assertInvalidArgument(() => randomScaling(options), parameter, value);
     });
   }
 });

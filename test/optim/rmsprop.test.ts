@@ -1,36 +1,25 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { InvalidArgumentError } from "../../src/errors.js";
 import { Optimizer } from "../../src/optim/optimizer.js";
 import type { RmspropOptions, RmspropState } from "../../src/optim/rmsprop.js";
 import { rmsprop } from "../../src/optim/rmsprop.js";
-import type { GradientTransform, State } from "../../src/optim/transform.js";
-import type { Objective } from "../../src/oracles/objective.js";
 import { illConditionedQuadratic } from "../../src/oracles/problems/quadratic.js";
 import { rosenbrock } from "../../src/oracles/problems/rosenbrock.js";
 import type { FloatArray } from "../../src/params/layout.js";
 import { ParamSet } from "../../src/params/paramset.js";
-import { sampleGradients, sampleParams } from "../helpers/inputs.js";
+import {
+  FUSED_RTOL,
+  UNIT_FLOOR,
+  assertClose,
+  assertInvalidArgument,
+  assertTensorsClose,
+  minimize,
+  partStateWith,
+  runBesideReference,
+} from "../helpers/assertions.js";
+import { sampleLayout } from "../helpers/inputs.js";
 import type { ReferenceRmspropOptions } from "../reference/rmsprop.js";
 import { referenceRmspropInit, referenceRmspropStep } from "../reference/rmsprop.js";
-
-function assertNear(a: ArrayLike<number>, b: ArrayLike<number>, rtol: number, what: string): void {
-  assert.equal(a.length, b.length, `${what}: length`);
-  for (let i = 0; i < b.length; i++) {
-    const tol = rtol * Math.max(1, Math.abs(b[i]));
-    assert.ok(Math.abs(a[i] - b[i]) <= tol, `${what}[${i}]: ${a[i]} vs ${b[i]}`);
-  }
-}
-
-function assertInvalid(build: () => unknown, parameter: string, value: string): void {
-  assert.throws(build, (e: unknown) => {
-    assert.ok(e instanceof InvalidArgumentError, `expected InvalidArgumentError, got ${e}`);
-    assert.equal(e.parameter, parameter);
-    assert.ok(e.message.includes(parameter), e.message);
-    assert.ok(e.message.includes(value), `${e.message} should show ${value}`);
-    return true;
-  });
-}
 
 const base: ReferenceRmspropOptions = {
   lr: 0.01,
@@ -69,17 +58,16 @@ describe("RMSprop fused path equals the per-tensor reference loop", () => {
   for (const { label, options, ref } of variants) {
     for (const dtype of ["float64", "float32"] as const) {
       it(`${label} (${dtype})`, async () => {
-        const params = sampleParams(dtype);
-        const expected = sampleParams("float64");
-        const opt = new Optimizer(params, rmsprop(options));
-        const state = referenceRmspropInit(params.layout);
-        for (const g of sampleGradients(params.layout, 8)) {
-          await opt.update(g);
-          referenceRmspropStep(expected.layout, expected.data, Float64Array.from(g), state, ref);
-        }
-        const rtol = dtype === "float64" ? 1e-12 : 1e-5;
-        assertNear(params.data, expected.data, rtol, "params");
-        const s = Object.values(opt.state).find((x) => "nu" in (x as State)) as RmspropState;
+        const state = referenceRmspropInit(sampleLayout());
+        const { opt, params, expected } = await runBesideReference({
+          dtype,
+          transform: rmsprop(options),
+          gradients: 8,
+          reference: (x, g) => referenceRmspropStep(x.layout, x.data, g, state, ref),
+        });
+        const rtol = FUSED_RTOL[dtype];
+        assertClose(params.data, expected.data, rtol, "params", UNIT_FLOOR);
+        const s = partStateWith<RmspropState>(opt, "nu");
         assert.equal(s.count, 8);
         assert.equal("gradAvg" in s, ref.centered, "gradAvg exists only when centered");
         assert.equal("momentumBuffer" in s, ref.momentum > 0, "buffer exists only with momentum");
@@ -89,9 +77,8 @@ describe("RMSprop fused path equals the per-tensor reference loop", () => {
           ["momentum", s.momentumBuffer as FloatArray | undefined, state.buffer],
         ];
         for (const [what, ours, theirs] of buffers) {
-          if (ours === undefined) continue;
-          for (const t of params.layout.tensors) {
-            assertNear(params.layout.view(ours, t.name), theirs.get(t.name)!, rtol, what);
+          if (ours !== undefined) {
+            assertTensorsClose(params.layout, ours, theirs, rtol, what, UNIT_FLOOR);
           }
         }
       });
@@ -106,30 +93,27 @@ describe("RMSprop fused path equals the per-tensor reference loop", () => {
       const opt = new Optimizer(params, rmsprop({ learningRate: 1, alpha, eps: 0, centered }));
       await opt.update(Float64Array.of(2, -0.5));
       const size = 1 / Math.sqrt((centered ? alpha : 1) * (1 - alpha));
-      assertNear(params.data, [-size, size], 1e-15, `centered=${centered}`);
+      assertClose(params.data, [-size, size], 1e-15, `centered=${centered}`, UNIT_FLOOR);
     }
   });
 });
 
 describe("RMSprop hyperparameter validation", () => {
   it("rejects bad values, naming the parameter and the value", () => {
-    assertInvalid(() => rmsprop({ learningRate: -0.01 }), "learningRate", "-0.01");
-    assertInvalid(() => rmsprop({ alpha: 1 }), "alpha", "1");
-    assertInvalid(() => rmsprop({ alpha: -0.9 }), "alpha", "-0.9");
-    assertInvalid(() => rmsprop({ eps: -1e-8 }), "eps", "-1e-8");
-    assertInvalid(() => rmsprop({ momentum: 1.2 }), "momentum", "1.2");
-    assertInvalid(() => rmsprop({ weightDecay: -2 }), "weightDecay", "-2");
-    assertInvalid(() => rmsprop({ centered: "no" as unknown as boolean }), "centered", '"no"');
-    assertInvalid(() => rmsprop({ rho: 0.9 } as RmspropOptions), "rho", "0.9");
+    assertInvalidArgument(() => rmsprop({ learningRate: -0.01 }), "learningRate", -0.01);
+    assertInvalidArgument(() => rmsprop({ alpha: 1 }), "alpha", 1);
+    assertInvalidArgument(() => rmsprop({ alpha: -0.9 }), "alpha", -0.9);
+    assertInvalidArgument(() => rmsprop({ eps: -1e-8 }), "eps", -1e-8);
+    assertInvalidArgument(() => rmsprop({ momentum: 1.2 }), "momentum", 1.2);
+    assertInvalidArgument(() => rmsprop({ weightDecay: -2 }), "weightDecay", -2);
+    assertInvalidArgument(
+      () => rmsprop({ centered: "no" as unknown as boolean }),
+      "centered",
+      "no",
+    );
+    assertInvalidArgument(() => rmsprop({ rho: 0.9 } as RmspropOptions), "rho", 0.9);
   });
 });
-
-async function minimize(f: Objective, transform: GradientTransform, steps: number) {
-  const params = new ParamSet(f.layout, f.initialParams!());
-  const opt = new Optimizer(params, transform);
-  for (let i = 0; i < steps; i++) await opt.step(f);
-  return f.value(params.data) as number;
-}
 
 // A constant rate leaves RMSprop hovering at a loss of order lr² (its steps have size ≈ lr
 // whatever the gradient), so the rates decay.

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { InvalidArgumentError } from "../../src/errors.js";
 import type { Schedule } from "../../src/optim/hyper.js";
 import {
   constantSchedule,
@@ -12,23 +11,14 @@ import {
   warmupCosine,
   warmupStableDecay,
 } from "../../src/optim/schedules.js";
+import { UNIT_FLOOR, assertClose, assertInvalidArgument } from "../helpers/assertions.js";
 
-function near(actual: number, expected: number, what: string, rtol = 1e-14): void {
-  const tol = rtol * Math.max(1, Math.abs(expected));
-  assert.ok(Math.abs(actual - expected) <= tol, `${what}: got ${actual}, expected ${expected}`);
-}
+// Schedule values within 1e-14, relative above 1 and absolute below.
+const near = (actual: number, expected: number, what: string): void =>
+  assertClose([actual], [expected], 1e-14, what, UNIT_FLOOR);
 
 function expectValues(s: Schedule, table: [number, number][], what: string): void {
   for (const [count, value] of table) near(s(count), value, `${what} at ${count}`);
-}
-
-function rejects(build: () => unknown, parameter: string): void {
-  assert.throws(build, (e: unknown) => {
-    assert.ok(e instanceof InvalidArgumentError, String(e));
-    assert.equal(e.parameter, parameter);
-    assert.ok(e.message.includes(parameter), e.message);
-    return true;
-  });
 }
 
 describe("schedules", () => {
@@ -293,30 +283,60 @@ describe("schedules", () => {
   });
 
   it("validates every argument, naming the parameter and value", () => {
-    rejects(() => constantSchedule(NaN), "value");
-    rejects(() => linearSchedule({ start: 1, end: 0, steps: 0 }), "steps");
-    rejects(() => linearSchedule({ start: 1, end: 0, steps: 2.5 }), "steps");
-    rejects(() => linearSchedule({ start: 1, end: 0, steps: 3, begin: -1 }), "begin");
-    rejects(() => linearSchedule({ start: "1" as unknown as number, end: 0, steps: 3 }), "start");
-    rejects(() => linearSchedule({ start: 1, end: 0, step: 3 } as never), "step");
-    rejects(() => linearSchedule(null as never), "options");
-    rejects(() => polynomialSchedule({ start: 1, end: 0, steps: 3, power: 0 }), "power");
-    rejects(() => cosineDecay({ start: 1, steps: 10, alpha: 1.5 }), "alpha");
-    rejects(() => cosineDecay({ start: 1, steps: 10, alpha: 0.1, end: 0.1 }), "alpha");
-    rejects(() => cosineDecay({ start: Infinity, steps: 10 }), "start");
-    rejects(() => cosineDecay({ start: 1, steps: 10, exponent: -1 }), "exponent");
-    rejects(() => warmupCosine({ peak: 1, warmupSteps: 10, totalSteps: 10 }), "totalSteps");
-    rejects(() => warmupCosine({ peak: 1, warmupSteps: -1, totalSteps: 10 }), "warmupSteps");
-    rejects(() => warmupCosine({ peak: NaN, warmupSteps: 1, totalSteps: 10 }), "peak");
-    rejects(
+    assertInvalidArgument(() => constantSchedule(NaN), "value", NaN);
+    assertInvalidArgument(() => linearSchedule({ start: 1, end: 0, steps: 0 }), "steps", 0);
+    assertInvalidArgument(() => linearSchedule({ start: 1, end: 0, steps: 2.5 }), "steps", 2.5);
+    assertInvalidArgument(
+      () => linearSchedule({ start: 1, end: 0, steps: 3, begin: -1 }),
+      "begin",
+      -1,
+    );
+    assertInvalidArgument(
+      () => linearSchedule({ start: "1" as unknown as number, end: 0, steps: 3 }),
+      "start",
+      "1",
+    );
+    assertInvalidArgument(() => linearSchedule({ start: 1, end: 0, step: 3 } as never), "step", 3);
+    assertInvalidArgument(() => linearSchedule(null as never), "options", null);
+    assertInvalidArgument(
+      () => polynomialSchedule({ start: 1, end: 0, steps: 3, power: 0 }),
+      "power",
+      0,
+    );
+    assertInvalidArgument(() => cosineDecay({ start: 1, steps: 10, alpha: 1.5 }), "alpha", 1.5);
+    assertInvalidArgument(
+      () => cosineDecay({ start: 1, steps: 10, alpha: 0.1, end: 0.1 }),
+      "alpha",
+      0.1,
+    );
+    assertInvalidArgument(() => cosineDecay({ start: Infinity, steps: 10 }), "start", Infinity);
+    assertInvalidArgument(() => cosineDecay({ start: 1, steps: 10, exponent: -1 }), "exponent", -1);
+    assertInvalidArgument(
+      () => warmupCosine({ peak: 1, warmupSteps: 10, totalSteps: 10 }),
+      "totalSteps",
+      10,
+    );
+    assertInvalidArgument(
+      () => warmupCosine({ peak: 1, warmupSteps: -1, totalSteps: 10 }),
+      "warmupSteps",
+      -1,
+    );
+    assertInvalidArgument(
+      () => warmupCosine({ peak: NaN, warmupSteps: 1, totalSteps: 10 }),
+      "peak",
+      NaN,
+    );
+    assertInvalidArgument(
       () => warmupStableDecay({ peak: 1, warmupSteps: 5, decaySteps: 6, totalSteps: 10 }),
       "totalSteps",
+      10,
     );
-    rejects(
+    assertInvalidArgument(
       () => warmupStableDecay({ peak: 1, warmupSteps: 1, decaySteps: 0, totalSteps: 10 }),
       "decaySteps",
+      0,
     );
-    rejects(
+    assertInvalidArgument(
       () =>
         warmupStableDecay({
           peak: 1,
@@ -326,10 +346,19 @@ describe("schedules", () => {
           decayShape: "exp" as never,
         }),
       "decayShape",
+      "exp",
     );
-    rejects(() => exponentialDecay({ start: 1, rate: 0, transitionSteps: 10 }), "rate");
-    rejects(() => exponentialDecay({ start: 1, rate: 0.5, transitionSteps: 0 }), "transitionSteps");
-    rejects(
+    assertInvalidArgument(
+      () => exponentialDecay({ start: 1, rate: 0, transitionSteps: 10 }),
+      "rate",
+      0,
+    );
+    assertInvalidArgument(
+      () => exponentialDecay({ start: 1, rate: 0.5, transitionSteps: 0 }),
+      "transitionSteps",
+      0,
+    );
+    assertInvalidArgument(
       () =>
         exponentialDecay({
           start: 1,
@@ -338,15 +367,33 @@ describe("schedules", () => {
           staircase: "yes" as unknown as boolean,
         }),
       "staircase",
+      "yes",
     );
-    rejects(() => exponentialDecay({ start: 1, rate: 0.5, transitionSteps: 3, end: NaN }), "end");
-    rejects(() => joinSchedules([], []), "schedules");
-    rejects(() => joinSchedules([constantSchedule(1), 2 as never], [3]), "schedules[1]");
-    rejects(() => joinSchedules([constantSchedule(1), constantSchedule(2)], []), "boundaries");
-    rejects(
+    assertInvalidArgument(
+      () => exponentialDecay({ start: 1, rate: 0.5, transitionSteps: 3, end: NaN }),
+      "end",
+      NaN,
+    );
+    assertInvalidArgument(() => joinSchedules([], []), "schedules", []);
+    assertInvalidArgument(
+      () => joinSchedules([constantSchedule(1), 2 as never], [3]),
+      "schedules[1]",
+      2,
+    );
+    assertInvalidArgument(
+      () => joinSchedules([constantSchedule(1), constantSchedule(2)], []),
+      "boundaries",
+      [],
+    );
+    assertInvalidArgument(
       () => joinSchedules([constantSchedule(1), constantSchedule(2), constantSchedule(3)], [5, 5]),
       "boundaries[1]",
+      5,
     );
-    rejects(() => joinSchedules([constantSchedule(1), constantSchedule(2)], [-1]), "boundaries[0]");
+    assertInvalidArgument(
+      () => joinSchedules([constantSchedule(1), constantSchedule(2)], [-1]),
+      "boundaries[0]",
+      -1,
+    );
   });
 });

@@ -1,35 +1,23 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { InvalidArgumentError } from "../../src/errors.js";
-import { Optimizer } from "../../src/optim/optimizer.js";
 import type { MomentumState } from "../../src/optim/sgd.js";
 import { scaleByMomentum, sgd } from "../../src/optim/sgd.js";
-import type { GradientTransform, State } from "../../src/optim/transform.js";
-import type { Objective } from "../../src/oracles/objective.js";
+import type { State } from "../../src/optim/transform.js";
 import { illConditionedQuadratic } from "../../src/oracles/problems/quadratic.js";
 import { rosenbrock } from "../../src/oracles/problems/rosenbrock.js";
-import { ParamSet } from "../../src/params/paramset.js";
+import {
+  FUSED_RTOL,
+  UNIT_FLOOR,
+  assertClose,
+  assertInvalidArgument,
+  assertTensorsClose,
+  minimize,
+  partStateWith,
+  runBesideReference,
+} from "../helpers/assertions.js";
 import { sampleGradients, sampleParams } from "../helpers/inputs.js";
 import type { ReferenceSgdOptions } from "../reference/sgd.js";
 import { referenceSgdInit, referenceSgdStep } from "../reference/sgd.js";
-
-function assertNear(a: ArrayLike<number>, b: ArrayLike<number>, rtol: number, what: string): void {
-  assert.equal(a.length, b.length, `${what}: length`);
-  for (let i = 0; i < b.length; i++) {
-    const tol = rtol * Math.max(1, Math.abs(b[i]));
-    assert.ok(Math.abs(a[i] - b[i]) <= tol, `${what}[${i}]: ${a[i]} vs ${b[i]}`);
-  }
-}
-
-function assertInvalid(build: () => unknown, parameter: string, value: string): void {
-  assert.throws(build, (e: unknown) => {
-    assert.ok(e instanceof InvalidArgumentError, `expected InvalidArgumentError, got ${e}`);
-    assert.equal(e.parameter, parameter);
-    assert.ok(e.message.includes(parameter), e.message);
-    assert.ok(e.message.includes(value), `${e.message} should show ${value}`);
-    return true;
-  });
-}
 
 function typedArraysIn(state: State): number {
   let n = 0;
@@ -78,11 +66,10 @@ describe("SGD fused path equals the per-tensor reference loop", () => {
   for (const { label, options: o } of variants) {
     for (const dtype of ["float64", "float32"] as const) {
       it(`${label} (${dtype})`, async () => {
-        const params = sampleParams(dtype);
-        const expected = sampleParams("float64");
-        const opt = new Optimizer(
-          params,
-          sgd({
+        const state = referenceSgdInit();
+        const { opt, params, expected } = await runBesideReference({
+          dtype,
+          transform: sgd({
             learningRate: o.lr,
             momentum: o.momentum,
             dampening: o.dampening,
@@ -90,29 +77,24 @@ describe("SGD fused path equals the per-tensor reference loop", () => {
             weightDecay: o.weightDecay,
             weightDecayMask: o.decayMask ? "*.weight" : undefined,
           }),
-        );
-        const state = referenceSgdInit();
-        for (const g of sampleGradients(params.layout, 6)) {
-          await opt.update(g);
-          referenceSgdStep(expected.layout, expected.data, Float64Array.from(g), state, o);
-        }
-        const rtol = dtype === "float64" ? 1e-12 : 1e-5;
-        assertNear(params.data, expected.data, rtol, "params");
+          gradients: 6,
+          reference: (x, g) => referenceSgdStep(x.layout, x.data, g, state, o),
+        });
+        const rtol = FUSED_RTOL[dtype];
+        assertClose(params.data, expected.data, rtol, "params", UNIT_FLOOR);
         if (o.momentum === 0) {
           assert.equal(typedArraysIn(opt.state), 0, "plain SGD allocates no buffer");
           return;
         }
-        const momentum = Object.values(opt.state).find(
-          (s) => "momentumBuffer" in (s as State),
-        ) as MomentumState;
-        for (const t of params.layout.tensors) {
-          assertNear(
-            params.layout.view(momentum.momentumBuffer, t.name),
-            state.buffers!.get(t.name)!,
-            rtol,
-            `buffer ${t.name}`,
-          );
-        }
+        const { momentumBuffer } = partStateWith<MomentumState>(opt, "momentumBuffer");
+        assertTensorsClose(
+          params.layout,
+          momentumBuffer,
+          state.buffers!,
+          rtol,
+          "buffer",
+          UNIT_FLOOR,
+        );
       });
     }
   }
@@ -131,46 +113,43 @@ describe("SGD fused path equals the per-tensor reference loop", () => {
 
 describe("SGD hyperparameter validation", () => {
   it("rejects a negative or missing learning rate", () => {
-    assertInvalid(() => sgd({ learningRate: -0.1 }), "learningRate", "-0.1");
-    assertInvalid(() => sgd({} as { learningRate: number }), "learningRate", "undefined");
+    assertInvalidArgument(() => sgd({ learningRate: -0.1 }), "learningRate", -0.1);
+    assertInvalidArgument(() => sgd({} as { learningRate: number }), "learningRate", undefined);
   });
   it("rejects momentum outside [0, 1)", () => {
-    assertInvalid(() => sgd({ learningRate: 0.1, momentum: 1 }), "momentum", "1");
-    assertInvalid(() => sgd({ learningRate: 0.1, momentum: -0.5 }), "momentum", "-0.5");
-    assertInvalid(() => scaleByMomentum({ momentum: 1.5 }), "momentum", "1.5");
+    assertInvalidArgument(() => sgd({ learningRate: 0.1, momentum: 1 }), "momentum", 1);
+    assertInvalidArgument(() => sgd({ learningRate: 0.1, momentum: -0.5 }), "momentum", -0.5);
+    assertInvalidArgument(() => scaleByMomentum({ momentum: 1.5 }), "momentum", 1.5);
   });
   it("rejects dampening outside [0, 1] and negative weight decay", () => {
-    assertInvalid(() => sgd({ learningRate: 0.1, momentum: 0.9, dampening: 2 }), "dampening", "2");
-    assertInvalid(() => sgd({ learningRate: 0.1, weightDecay: -1 }), "weightDecay", "-1");
+    assertInvalidArgument(
+      () => sgd({ learningRate: 0.1, momentum: 0.9, dampening: 2 }),
+      "dampening",
+      2,
+    );
+    assertInvalidArgument(() => sgd({ learningRate: 0.1, weightDecay: -1 }), "weightDecay", -1);
   });
   it("rejects Nesterov without momentum or with dampening, as torch does", () => {
-    assertInvalid(() => sgd({ learningRate: 0.1, nesterov: true }), "momentum", "0");
-    assertInvalid(
+    assertInvalidArgument(() => sgd({ learningRate: 0.1, nesterov: true }), "momentum", 0);
+    assertInvalidArgument(
       () => sgd({ learningRate: 0.1, momentum: 0.9, dampening: 0.1, nesterov: true }),
       "dampening",
-      "0.1",
+      0.1,
     );
   });
   it("rejects a non-boolean nesterov and unknown option names", () => {
-    assertInvalid(
+    assertInvalidArgument(
       () => sgd({ learningRate: 0.1, momentum: 0.9, nesterov: "yes" as unknown as boolean }),
       "nesterov",
-      '"yes"',
+      "yes",
     );
-    assertInvalid(
+    assertInvalidArgument(
       () => sgd({ learningRate: 0.1, momentun: 0.9 } as { learningRate: number }),
       "momentun",
-      "0.9",
+      0.9,
     );
   });
 });
-
-async function minimize(f: Objective, transform: GradientTransform, steps: number) {
-  const params = new ParamSet(f.layout, f.initialParams!());
-  const opt = new Optimizer(params, transform);
-  for (let i = 0; i < steps; i++) await opt.step(f);
-  return f.value(params.data) as number;
-}
 
 describe("SGD converges", () => {
   it("on a parabola (κ = 10) to 1e-12 in 500 steps", async () => {
