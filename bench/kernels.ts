@@ -10,20 +10,18 @@
  * buffer) divided by the median update time.
  *
  * Run three times over: with plain typed arrays (the JavaScript kernels), and with buffers from
- * `useFastKernels()` (WebAssembly SIMD) on one thread and split across worker threads. Rows
- * marked "fused step" time the one-pass kernels (`adamStep`, `sgdMomentumStep`) driven the way
- * an Optimizer that fuses the chain drives them: a non-finite check, then one pass.
+ * `useFastKernels()` (WebAssembly SIMD) on one thread and split across worker threads. Each step
+ * is what a training loop pays: the non-finite check, then the chain, with Adam's and momentum
+ * SGD's direction and parameter write done in one pass. Methods that need the loss (AEGD,
+ * Polyak) get a constant one with f* = 0.
  *
  *     npm run bench:kernels [-- --only adam,adamw --sizes 1M,16M --repeats 7 --threads 2 --grain 32768 --verbose]
  */
-import { adamStep } from "../src/kernels/adam.js";
-import type { Runs } from "../src/kernels/apply.js";
-import { firstNonFinite } from "../src/kernels/apply.js";
 import type { FastKernels } from "../src/kernels/index.js";
 import { useFastKernels } from "../src/kernels/index.js";
-import { sgdMomentumStep } from "../src/kernels/sgd.js";
 import { catalog } from "../src/optim/catalog.js";
 import { Optimizer } from "../src/optim/optimizer.js";
+import type { Objective } from "../src/oracles/objective.js";
 import type { State } from "../src/optim/transform.js";
 import type { Allocator, FloatArray } from "../src/params/layout.js";
 import { Layout, plainAllocator } from "../src/params/layout.js";
@@ -151,61 +149,13 @@ function optimizerStepper(entry: (typeof catalog)[number], layout: Layout): Step
   const params = new ParamSet(layout);
   fill(params.data, 1, 1);
   const opt = new Optimizer(params, entry.create({ learningRate: entry.defaultLearningRate }));
+  // A constant loss and optimum, for the methods whose step depends on f(θ) − f*.
+  const objective: Objective = { name: "constant", layout, value: () => 1, optimalValue: 0 };
+  const ctx = { params: params.data, layout, objective, loss: 1 };
   return {
-    step: () => opt.apply(),
+    step: () => opt.apply(ctx),
     updates: opt.updates,
     buffers: [params.data, opt.updates, ...stateBuffers(opt.state, layout.size)],
-  };
-}
-
-/** Runs per tensor with the Optimizer's fused multipliers `1 + decay`. */
-function tensorRuns(layout: Layout, decay: number): Runs {
-  return {
-    ends: layout.tensors.map((t) => t.offset + t.size),
-    a: layout.tensors.map(() => 1 + decay),
-  };
-}
-
-/**
- * AdamW as one fused pass (non-finite check, then `adamStep`), with torch's defaults and
- * learning rate 1e-3, weight decay 0.01: what Optimizer.apply does when it fuses the chain.
- */
-function fusedAdamw(layout: Layout): Stepper {
-  const p = layout.zeros();
-  fill(p, 1, 1);
-  const u = layout.zeros();
-  const m = layout.zeros();
-  const v = layout.zeros();
-  const lr = 1e-3;
-  const runs = tensorRuns(layout, -lr * 0.01);
-  let t = 0;
-  return {
-    step() {
-      if (firstNonFinite(u) >= 0) throw new Error("non-finite gradient");
-      t++;
-      adamStep(p, u, m, v, null, 0.9, 0.999, 1e-8, 0, 1 - 0.9 ** t, 1 - 0.999 ** t, -lr, runs);
-    },
-    updates: u,
-    buffers: [p, u, m, v],
-  };
-}
-
-/** SGD with momentum 0.9 as one fused pass (non-finite check, then `sgdMomentumStep`). */
-function fusedMomentum(layout: Layout): Stepper {
-  const p = layout.zeros();
-  fill(p, 1, 1);
-  const u = layout.zeros();
-  const buf = layout.zeros();
-  const runs = tensorRuns(layout, 0);
-  let t = 0;
-  return {
-    step() {
-      if (firstNonFinite(u) >= 0) throw new Error("non-finite gradient");
-      sgdMomentumStep(p, u, buf, 0.9, 0, false, t === 0, -1e-2, runs);
-      t++;
-    },
-    updates: u,
-    buffers: [p, u, buf],
   };
 }
 
@@ -282,11 +232,6 @@ async function main(): Promise<void> {
   const entries = catalog.filter(
     (e) => e.family === "first-order" && (options.only === null || options.only.includes(e.name)),
   );
-  const fusedRows: { name: string; make: (layout: Layout) => Stepper }[] = [
-    { name: "adamw (fused step)", make: fusedAdamw },
-    { name: "momentum (fused step)", make: fusedMomentum },
-  ].filter((f) => options.only === null || options.only.includes(f.name.split(" ")[0]));
-
   // The fast path on one thread (what a browser without cross-origin isolation gets) and on
   // every hardware thread.
   const single: FastKernels = await useFastKernels({ threads: 1 });
@@ -309,7 +254,6 @@ async function main(): Promise<void> {
       name: e.name,
       make: (layout: Layout) => optimizerStepper(e, layout),
     })),
-    ...fusedRows,
   ];
   for (const path of paths) {
     const rows: Row[] = jobs.map((j) => ({ name: j.name, ratio: new Map(), gbps: new Map() }));
