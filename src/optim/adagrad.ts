@@ -34,6 +34,7 @@ export interface ScaleByAdagradOptions {
 
 /** State of {@link scaleByAdagrad}. */
 export interface AdagradState extends State {
+  /** Updates applied so far (drives bias correction and schedules). */
   count: number;
   /** Running sum of squared gradients s (torch's `sum`). */
   sumOfSquares: FloatArray;

@@ -33,6 +33,7 @@ export interface ScaleByAdagradNormOptions {
 
 /** State of {@link scaleByAdagradNorm}. */
 export interface AdagradNormState extends State {
+  /** Updates applied so far (drives bias correction and schedules). */
   count: number;
   /** b² = b_0² + Σ‖g‖²: one entry, or one per tensor with `perTensor`. */
   bSquared: Float64Array;

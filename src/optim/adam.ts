@@ -47,8 +47,11 @@ export interface ScaleByAdamOptions {
 
 /** State of {@link scaleByAdam}. */
 export interface AdamState extends State {
+  /** Updates applied so far (drives bias correction and schedules). */
   count: number;
+  /** First-moment (mean) estimate of the gradient, per parameter. */
   mu: FloatArray;
+  /** Second-moment (uncentered variance) estimate of the gradient, per parameter. */
   nu: FloatArray;
 }
 

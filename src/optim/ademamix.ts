@@ -120,6 +120,7 @@ export interface ScaleByAdemamixOptions {
 
 /** State of {@link scaleByAdemamix}. */
 export interface AdemamixState extends State {
+  /** Updates applied so far (drives bias correction and schedules). */
   count: number;
   /** Slow EMA of the gradient (decay β3). */
   slow: FloatArray;

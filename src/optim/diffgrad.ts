@@ -50,8 +50,11 @@ export interface ScaleByDiffGradOptions {
 
 /** State of {@link scaleByDiffGrad}. */
 export interface DiffGradState extends State {
+  /** Updates applied so far (drives bias correction and schedules). */
   count: number;
+  /** First-moment (mean) estimate of the gradient, per parameter. */
   mu: FloatArray;
+  /** Second-moment (uncentered variance) estimate of the gradient, per parameter. */
   nu: FloatArray;
   /** The gradient of the previous step (zeros before the first). */
   previousGrad: FloatArray;

@@ -52,8 +52,11 @@ export interface ScaleByLambOptions {
 
 /** State of {@link scaleByLamb}. */
 export interface LambState extends State {
+  /** Updates applied so far (drives bias correction and schedules). */
   count: number;
+  /** First-moment (mean) estimate of the gradient, per parameter. */
   mu: FloatArray;
+  /** Second-moment (uncentered variance) estimate of the gradient, per parameter. */
   nu: FloatArray;
 }
 

@@ -67,6 +67,7 @@ export interface ScaleByLarsOptions {
 
 /** State of {@link scaleByLars}. */
 export interface LarsState extends State {
+  /** Updates applied so far (drives bias correction and schedules). */
   count: number;
 }
 

@@ -41,6 +41,7 @@ export interface ScaleByLionOptions {
 
 /** State of {@link scaleByLion}. */
 export interface LionState extends State {
+  /** Updates applied so far (drives bias correction and schedules). */
   count: number;
   /** Exponential moving average of the gradient (decay β2). */
   mu: FloatArray;

@@ -59,6 +59,7 @@ export interface ScaleByNadamOptions {
 
 /** State of {@link scaleByNadam}. */
 export interface NadamState extends State {
+  /** Updates applied so far (drives bias correction and schedules). */
   count: number;
   /** First moment m. */
   mu: FloatArray;

@@ -51,6 +51,7 @@ export interface ScaleByRadamOptions {
 
 /** State of {@link scaleByRadam}. */
 export interface RadamState extends State {
+  /** Updates applied so far (drives bias correction and schedules). */
   count: number;
   /** First moment m. */
   mu: FloatArray;

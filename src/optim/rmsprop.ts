@@ -47,6 +47,7 @@ export interface ScaleByRmspropOptions {
 
 /** State of {@link scaleByRmsprop}; the optional buffers exist only when their option is on. */
 export interface RmspropState extends State {
+  /** Updates applied so far (drives bias correction and schedules). */
   count: number;
   /** Running mean square s (torch's `square_avg`). */
   nu: FloatArray;

@@ -49,6 +49,7 @@ export interface ScaleByMomentumOptions {
 
 /** State of {@link scaleByMomentum}. */
 export interface MomentumState extends State {
+  /** Updates applied so far (drives bias correction and schedules). */
   count: number;
   /** The momentum buffer b (torch's `momentum_buffer`). */
   momentumBuffer: FloatArray;

@@ -13,9 +13,13 @@ export type Matrix = readonly (readonly number[])[];
 
 /** Problem description as stored in a fixture case (`problem` field). */
 export interface ConformanceProblem {
+  /** Problem kind: `"quad_log"`, `"rosenbrock"`, `"lstsq"` or `"mlp"`. */
   readonly name: string;
+  /** Parameter names in packing order. */
   readonly param_order: readonly string[];
+  /** Shape of each parameter. */
   readonly shapes: Readonly<Record<string, readonly number[]>>;
+  /** The problem's data arrays and constants, as stored in the fixture. */
   readonly data: Readonly<Record<string, number | readonly number[] | Matrix>>;
 }
 

@@ -27,10 +27,20 @@ import { checkClassificationData, checkFeatures, classificationAccuracy } from "
 
 /** Parameters of the two-layer perceptron, as the loss sees them. */
 export type MlpParams = {
-  /** Input → hidden: weight [inputs, hidden], bias [hidden]. */
-  layer1: { weight: JaxArray; bias: JaxArray };
-  /** Hidden → classes: weight [hidden, classes], bias [classes]. */
-  layer2: { weight: JaxArray; bias: JaxArray };
+  /** Input → hidden layer. */
+  layer1: {
+    /** Weight, shape [inputs, hidden]. */
+    weight: JaxArray;
+    /** Bias, shape [hidden]. */
+    bias: JaxArray;
+  };
+  /** Hidden → classes layer. */
+  layer2: {
+    /** Weight, shape [hidden, classes]. */
+    weight: JaxArray;
+    /** Bias, shape [classes]. */
+    bias: JaxArray;
+  };
 };
 
 /** One batch: features [rows, inputs] and one-hot labels [rows, classes], in the model dtype. */
