@@ -27,8 +27,11 @@ export * from "./oracles/jax.js";
 
 // Data
 export * from "./data/dataset.js";
+// Node.js only (files): the `browser` entry point leaves these out.
+export * from "./data/files.js";
 export * from "./data/digits.js";
 export * from "./data/breastCancer.js";
+export * from "./oracles/problems/digitsMlp.js";
 
 // Transforms, the optimizer loop, schedules and checkpoints
 export * from "./optim/transform.js";

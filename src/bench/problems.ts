@@ -281,7 +281,7 @@ export const problems: readonly BenchProblem[] = [
       polyak: 3,
     },
     create: async ({ seed }) => {
-      const { digitsMlp } = await import("../oracles/problems/mlp.js");
+      const { digitsMlp } = await import("../oracles/problems/digitsMlp.js");
       // Cross-entropy is non-negative and the network can fit every training image, so the
       // infimum is 0.
       return instanceOf(await digitsMlp({ seed, hidden: 32 }), 0);

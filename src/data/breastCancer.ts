@@ -5,7 +5,8 @@
  * label (0 = malignant, 1 = benign).
  */
 import type { Dataset } from "./dataset.js";
-import { parseCsvDataset, readTextFile } from "./dataset.js";
+import { parseCsvDataset } from "./dataset.js";
+import { readTextFile } from "./files.js";
 
 /**
  * Loads the 569 examples, 30 raw (unscaled) features each, 2 classes named from the header

@@ -3,8 +3,6 @@
  * with the preprocessing every benchmark needs (standardization, a seeded train/test split,
  * row subsets) and a loader for a user's own CSV files.
  */
-import { readFileSync } from "node:fs";
-import { gunzipSync } from "node:zlib";
 import { InvalidArgumentError, ShapeMismatchError } from "../errors.js";
 import { checkKnownOptions, checkNumber } from "../optim/validate.js";
 import { randomBits } from "../random/philox.js";
@@ -180,7 +178,8 @@ export interface CsvTextOptions extends CsvDatasetOptions {
   lineOffset?: number;
 }
 
-const CSV_OPTIONS = ["labelColumn", "header", "delimiter", "classNames"];
+/** Option names accepted by the CSV loaders. */
+export const CSV_OPTIONS: readonly string[] = ["labelColumn", "header", "delimiter", "classNames"];
 
 function parseNumber(field: string): number {
   const trimmed = field.trim();
@@ -274,31 +273,4 @@ export function parseCsvDataset(text: string, options: CsvTextOptions = {}): Dat
   };
   if (classNames) ds.classNames = [...classNames];
   return ds;
-}
-
-/** The text of a file, gunzipped when its name ends in `.gz`. */
-export function readTextFile(path: string | URL): string {
-  const bytes = readFileSync(path);
-  const name = typeof path === "string" ? path : path.pathname;
-  return (name.endsWith(".gz") ? gunzipSync(bytes) : bytes).toString("utf8");
-}
-
-function fileName(path: string | URL): string {
-  const full = typeof path === "string" ? path : decodeURIComponent(path.pathname);
-  return full.slice(full.lastIndexOf("/") + 1);
-}
-
-/**
- * Loads a CSV file (gzip-compressed when its name ends in `.gz`) of numeric columns, one
- * example per line, the class label in the last column unless `labelColumn` says otherwise.
- *
- * @example
- * ```ts
- * const ds = loadCsvDataset("iris.csv", { header: true, classNames: ["setosa", "versicolor", "virginica"] });
- * const { train, test } = trainTestSplit(standardize(ds), 0.2, 0);
- * ```
- */
-export function loadCsvDataset(path: string | URL, options: CsvDatasetOptions = {}): Dataset {
-  checkKnownOptions("loadCsvDataset", options, CSV_OPTIONS);
-  return parseCsvDataset(readTextFile(path), { ...options, source: fileName(path) });
 }

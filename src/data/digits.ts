@@ -4,7 +4,8 @@
  * each row 64 pixel values then the digit 0–9.
  */
 import type { Dataset } from "./dataset.js";
-import { parseCsvDataset, readTextFile } from "./dataset.js";
+import { parseCsvDataset } from "./dataset.js";
+import { readTextFile } from "./files.js";
 
 /** Number of pixels per image (8 × 8). */
 export const DIGITS_PIXELS = 64;

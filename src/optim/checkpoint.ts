@@ -31,6 +31,7 @@
  * writes into the optimizer's existing buffers, which therefore stay where their allocator put
  * them.
  */
+import type * as NodeFs from "node:fs/promises";
 import { InvalidArgumentError, ShapeMismatchError } from "../errors.js";
 import type { FloatArray, Layout } from "../params/layout.js";
 import type { Optimizer } from "./optimizer.js";
@@ -680,7 +681,7 @@ export async function saveOptimizer(
     throw new InvalidArgumentError("saveOptimizer", "path", path, "a non-empty file path");
   }
   const bytes = serializeOptimizer(opt, options);
-  const { writeFile, rename, rm } = await import("node:fs/promises");
+  const { writeFile, rename, rm } = await nodeFs();
   const partial = `${path}.${process.pid}.partial`;
   try {
     await writeFile(partial, bytes);
@@ -689,6 +690,15 @@ export async function saveOptimizer(
     await rm(partial, { force: true });
     throw e;
   }
+}
+
+type NodeFsPromises = typeof NodeFs;
+
+/** Node's file-system promises, loaded on first use through a computed specifier so that
+ * bundlers do not try to pull a Node built-in into browser builds of the library. */
+async function nodeFs(): Promise<NodeFsPromises> {
+  const specifier = ["node", "fs/promises"].join(":");
+  return (await import(specifier)) as NodeFsPromises;
 }
 
 /** Reads the checkpoint at `path` (Node.js) and applies {@link restoreOptimizer}. */
@@ -700,7 +710,7 @@ export async function loadOptimizer(
   if (typeof path !== "string" || path.length === 0) {
     throw new InvalidArgumentError("loadOptimizer", "path", path, "a non-empty file path");
   }
-  const { readFile } = await import("node:fs/promises");
+  const { readFile } = await nodeFs();
   const bytes = await readFile(path);
   restoreOptimizer(opt, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), options);
 }

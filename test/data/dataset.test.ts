@@ -6,8 +6,8 @@ import { describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
 import { loadBreastCancer } from "../../src/data/breastCancer.js";
 import type { Dataset } from "../../src/data/dataset.js";
+import { loadCsvDataset } from "../../src/data/files.js";
 import {
-  loadCsvDataset,
   parseCsvDataset,
   permutation,
   standardize,

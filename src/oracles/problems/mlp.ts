@@ -13,7 +13,6 @@ import { nn, numpy as np } from "@jax-js/jax";
 import type { Array as JaxArray } from "@jax-js/jax";
 import type { Dataset } from "../../data/dataset.js";
 import { permutation } from "../../data/dataset.js";
-import { loadDigits } from "../../data/digits.js";
 import { InvalidArgumentError } from "../../errors.js";
 import type { DType, FloatArray } from "../../params/layout.js";
 import { Layout } from "../../params/layout.js";
@@ -77,9 +76,6 @@ export interface MlpOptions {
   /** Hidden activation (default `"tanh"`, smooth, so Hessian-vector products are informative). */
   activation?: "tanh" | "relu";
 }
-
-/** Options of {@link digitsMlp}. */
-export type DigitsMlpOptions = MlpOptions;
 
 /** Philox stream of the permutation of epoch e is BATCH_STREAM + e (tensors use streams 0 … 3). */
 const BATCH_STREAM = 1024;
@@ -213,12 +209,4 @@ export async function mlpClassifier(ds: Dataset, options: MlpOptions = {}): Prom
       return classificationAccuracy(await predict(params, data), data.labels);
     },
   });
-}
-
-/**
- * The perceptron 64 → hidden → 10 on the UCI digits ({@link loadDigits}), the package's
- * standard non-convex benchmark.
- */
-export async function digitsMlp(options: DigitsMlpOptions = {}): Promise<MlpObjective> {
-  return mlpClassifier(loadDigits(), options);
 }
