@@ -10,6 +10,17 @@ import type { GradientTransform, State } from "./transform.js";
 import { affineTransform } from "./transform.js";
 import { checkHyper, checkNumber } from "./validate.js";
 
+// Affine coefficients are read at once by the Optimizer (or applyAffine), so per-layout buffers
+// are reused instead of allocating on every step.
+const zeroDecays = new WeakMap<Layout, Float64Array>();
+
+/** All-zero per-tensor decay for `layout` (shared; never written). */
+function noDecay(layout: Layout): Float64Array {
+  let zeros = zeroDecays.get(layout);
+  if (!zeros) zeroDecays.set(layout, (zeros = new Float64Array(layout.tensors.length)));
+  return zeros;
+}
+
 /** State of transforms that only count their updates (for schedules). */
 export interface CountState extends State {
   /** Updates applied so far. */
@@ -28,7 +39,7 @@ export function scaleByLearningRate(learningRate: Hyper): GradientTransform<Coun
     (state, ctx) => {
       const lr = valueAt(learningRate, state.count);
       state.count++;
-      return { scale: -lr, decay: new Float64Array(ctx.layout.tensors.length) };
+      return { scale: -lr, decay: noDecay(ctx.layout) };
     },
   );
 }
@@ -42,7 +53,7 @@ export function scale(factor: Hyper): GradientTransform<CountState> {
     (state, ctx) => {
       const f = valueAt(factor, state.count);
       state.count++;
-      return { scale: f, decay: new Float64Array(ctx.layout.tensors.length) };
+      return { scale: f, decay: noDecay(ctx.layout) };
     },
   );
 }
@@ -69,6 +80,7 @@ export function addDecayedWeights(
   checkHyper("addDecayedWeights", "weightDecay", weightDecay, { min: 0 });
   // Masks are configuration, not state: resolved once per layout this transform meets.
   const masks = new WeakMap<Layout, Uint8Array>();
+  const decays = new WeakMap<Layout, Float64Array>();
   const maskFor = (layout: Layout): Uint8Array => {
     let mask = masks.get(layout);
     if (!mask) {
@@ -90,7 +102,8 @@ export function addDecayedWeights(
       const wd = valueAt(weightDecay, state.count);
       state.count++;
       const mask = maskFor(ctx.layout);
-      const decay = new Float64Array(mask.length);
+      let decay = decays.get(ctx.layout);
+      if (!decay) decays.set(ctx.layout, (decay = new Float64Array(mask.length)));
       for (let t = 0; t < decay.length; t++) decay[t] = mask[t] ? wd : 0;
       return { scale: 1, decay };
     },
@@ -102,7 +115,7 @@ export function maximize(): GradientTransform<State> {
   return affineTransform(
     "maximize",
     () => ({}),
-    (_state, ctx) => ({ scale: -1, decay: new Float64Array(ctx.layout.tensors.length) }),
+    (_state, ctx) => ({ scale: -1, decay: noDecay(ctx.layout) }),
   );
 }
 

@@ -39,7 +39,10 @@ export interface StepContext {
 export interface Affine {
   /** Multiplier of the update. */
   scale: number;
-  /** Coefficient of the parameters, per tensor in layout order. */
+  /**
+   * Coefficient of the parameters, per tensor in layout order. Read it before the next call:
+   * transforms reuse the array between steps.
+   */
   decay: Float64Array;
 }
 
