@@ -1,7 +1,7 @@
 /**
  * descend for browsers: everything in the main entry point except the loaders that read files
- * (`loadDigits`, `loadBreastCancer`, `loadCsvDataset`, `readTextFile`, `digitsMlp`), which
- * need Node.js.
+ * (`loadDigits`, `loadBreastCancer`, `loadCsvDataset`, `readTextFile`, `digitsMlp`,
+ * `loadTinyShakespeare`, `shakespeareTransformer`), which need Node.js.
  * Bundlers pick this file through the package's `browser` export condition.
  *
  * descend: optimizers of current research for machine learning in TypeScript.
@@ -27,10 +27,15 @@ export * from "./oracles/problems/conformance.js";
 export * from "./oracles/problems/logistic.js";
 export * from "./oracles/problems/softmax.js";
 export * from "./oracles/problems/mlp.js";
+export * from "./oracles/problems/rastrigin.js";
+export * from "./oracles/problems/testFunctions2d.js";
+export * from "./oracles/problems/matrixSensing.js";
+export * from "./oracles/problems/charTransformer.js";
 export * from "./oracles/jax.js";
 
 // Data
 export * from "./data/dataset.js";
+export * from "./data/charVocab.js";
 
 // Transforms, the optimizer loop, schedules and checkpoints
 export * from "./optim/transform.js";

@@ -23,15 +23,22 @@ export * from "./oracles/problems/conformance.js";
 export * from "./oracles/problems/logistic.js";
 export * from "./oracles/problems/softmax.js";
 export * from "./oracles/problems/mlp.js";
+export * from "./oracles/problems/rastrigin.js";
+export * from "./oracles/problems/testFunctions2d.js";
+export * from "./oracles/problems/matrixSensing.js";
+export * from "./oracles/problems/charTransformer.js";
 export * from "./oracles/jax.js";
 
 // Data
 export * from "./data/dataset.js";
+export * from "./data/charVocab.js";
 // Node.js only (files): the `browser` entry point leaves these out.
 export * from "./data/files.js";
 export * from "./data/digits.js";
 export * from "./data/breastCancer.js";
 export * from "./oracles/problems/digitsMlp.js";
+export * from "./data/text.js";
+export * from "./oracles/problems/shakespeareTransformer.js";
 
 // Transforms, the optimizer loop, schedules and checkpoints
 export * from "./optim/transform.js";
