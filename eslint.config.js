@@ -4,7 +4,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "docs/api/", "reports/", "node_modules/", "coverage/"] },
+  { ignores: ["dist/", "docs/api/", "reports/", "node_modules/", "coverage/", "playground/dist/"] },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {
