@@ -121,7 +121,12 @@ export type CharTransformerObjective = JaxObjective<CharTransformerParams, CharT
   /** The resolved configuration. */
   readonly config: Readonly<Required<Omit<CharTransformerOptions, "name">>>;
   /** Characters in the training split and in the held-out split. */
-  readonly splitSizes: { readonly train: number; readonly validation: number };
+  readonly splitSizes: {
+    /** Characters in the training split. */
+    readonly train: number;
+    /** Characters in the held-out split. */
+    readonly validation: number;
+  };
   /**
    * Start offsets (into the training split) of the `batchSize` windows of step `step`: window b
    * starts at ⌊u_b·(N − context)⌋ for uniforms u_b drawn from Philox (seed, 2³²) at indices

@@ -32,7 +32,12 @@ export interface TestFunction2d {
   /** A new objective over parameters `x` of shape [2] (float64); `initialParams()` is {@link start}. */
   objective(): Objective;
   /** The plotting window. */
-  domain: { x: [number, number]; y: [number, number] };
+  domain: {
+    /** Range [min, max] of the first coordinate. */
+    x: [number, number];
+    /** Range [min, max] of the second coordinate. */
+    y: [number, number];
+  };
   /** The suggested starting point. */
   start: [number, number];
   /** Every global minimizer (within the domain). */
