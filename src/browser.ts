@@ -21,6 +21,7 @@ export * from "./params/paramset.js";
 
 // Oracles and problems
 export * from "./oracles/objective.js";
+export * from "./oracles/counting.js";
 export * from "./oracles/problems/rosenbrock.js";
 export * from "./oracles/problems/quadratic.js";
 export * from "./oracles/problems/conformance.js";

@@ -2,9 +2,13 @@
  * The `descend` command line: dispatches to commands and prints help and version. Kept apart
  * from the executable entry point so tests can run it in-process.
  */
+import { Writable } from "node:stream";
 import { packageVersion } from "../report/write.js";
 import type { CliIo } from "./bench.js";
 import { EXIT_USAGE, benchCommand, benchHelp } from "./bench.js";
+
+/** The commands, for messages. */
+const COMMANDS = ["bench", "reproduce", "help"];
 
 /** The text of `descend --help`. */
 export function mainHelp(): string {
@@ -15,22 +19,56 @@ Usage:
   descend help [command]
 
 Commands:
-  bench    run optimizers on benchmark problems (Rosenbrock, an ill-conditioned
-           quadratic, softmax regression and a small MLP on handwritten digits); show
-           progress, print a results table and write a report directory with
-           results.json and index.html (loss plots); "npm start" runs it
+  bench      run optimizers on benchmark problems (Rosenbrock, Rastrigin, an ill-conditioned
+             quadratic, matrix sensing, logistic and softmax regression, an MLP, a small
+             transformer, or your own CSV data) with a learning-rate sweep and several seeds;
+             show progress, print a summary table and write a report directory with
+             results.json, index.html and PNG figures; "npm start" runs the quick suite
+  reproduce  reproduce a paper's headline claim at small scale (descend reproduce --help)
 
 Options:
   -h, --help     show this help
   -v, --version  print the version
 
 Options of descend bench (details: descend bench --help):
-  -o, --optimizers LIST   comma-separated optimizer names, or "all"
-  -p, --problems LIST     comma-separated problem names, or "all"
-  -n, --steps N           steps of every run (default: each problem's own)
-  -s, --seed S            seed of every random choice (default 0)
-      --out DIR           report directory (default: reports/<UTC timestamp>)
+      --suite NAME          quick (default), standard or full
+  -o, --optimizers LIST     comma-separated optimizer names, or "all"
+  -p, --problems LIST       comma-separated problem names, or "all"
+  -n, --steps N             steps of every run (default: each problem's own)
+  -s, --seed S              first seed (default 0)
+      --seeds N             seeds per learning rate (default: the suite's)
+      --grid LIST           factors of the tuned learning rate to try
+      --data FILE           benchmark on your own CSV file
+      --out DIR             report directory (default: reports/<UTC timestamp>)
+      --compare A B         compare two results.json files
 `;
+}
+
+/** The part of a writable stream the reproduce command uses, backed by a plain writer. */
+function streamOf(target: { write(text: string): unknown }): NodeJS.WritableStream {
+  if (target instanceof Writable) return target;
+  return new Writable({
+    write(chunk: Buffer | string, _encoding, callback) {
+      target.write(typeof chunk === "string" ? chunk : chunk.toString("utf8"));
+      callback();
+    },
+  });
+}
+
+/** `descend reproduce …`: loads the reproduction command on demand and forwards `args`. */
+async function reproduce(args: readonly string[], io: CliIo): Promise<number> {
+  let reproduceCommand: (
+    args: string[],
+    io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream },
+  ) => Promise<number>;
+  try {
+    ({ reproduceCommand } = await import("../reproduce/cli.js"));
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    io.stderr.write(`descend reproduce: not available: ${message}\n`);
+    return 1;
+  }
+  return reproduceCommand([...args], { stdout: streamOf(io.stdout), stderr: streamOf(io.stderr) });
 }
 
 /**
@@ -51,6 +89,7 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
       return 0;
     case "help":
       if (rest[0] === "bench") io.stdout.write(benchHelp(io.catalog, io.problems));
+      else if (rest[0] === "reproduce") return reproduce(["--help"], io);
       else if (rest[0] === undefined) io.stdout.write(mainHelp());
       else {
         io.stderr.write(`descend: no help for unknown command ${JSON.stringify(rest[0])}\n`);
@@ -59,9 +98,11 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
       return 0;
     case "bench":
       return benchCommand(rest, io);
+    case "reproduce":
+      return reproduce(rest, io);
     default:
       io.stderr.write(
-        `descend: unknown command ${JSON.stringify(command)}; known commands: bench, help\n` +
+        `descend: unknown command ${JSON.stringify(command)}; known commands: ${COMMANDS.join(", ")}\n` +
           `Run "descend --help" for usage.\n`,
       );
       return EXIT_USAGE;

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * Entry point of the `descend` executable. The first Ctrl+C stops the benchmark after the
- * current step and still writes the report; a second one quits at once.
+ * Entry point of the `descend` executable: `descend bench …`, `descend reproduce …` (loaded on
+ * demand, its arguments forwarded) and help (see `runCli`). The first Ctrl+C stops the benchmark
+ * after the current step and still writes the report; a second one quits at once.
  */
 import { EXIT_INTERRUPTED } from "./bench.js";
 import { runCli } from "./cli.js";

@@ -5,7 +5,7 @@
  * every few seconds during a long run, so logs stay readable.
  */
 import type { BenchObserver, RunResult, RunSpec } from "../bench/run.js";
-import { formatDuration, formatShort, formatLoss } from "../bench/table.js";
+import { formatDuration, formatLoss, formatRate } from "../bench/table.js";
 
 /** Where progress is written (e.g. `process.stdout`). */
 export interface ProgressOutput {
@@ -47,6 +47,26 @@ export function estimateRemainingMs(done: number, total: number, elapsedMs: numb
   return (elapsedMs / done) * Math.max(0, total - done);
 }
 
+/**
+ * Estimated time of the runs not yet finished: each run's steps at the pace measured so far on
+ * its problem (time per step of the finished runs, setup included). `lowerBound` is set when some
+ * problem has no finished run yet, whose runs are then left out.
+ */
+export function estimateBenchRemainingMs(
+  pending: readonly RunSpec[],
+  msPerStep: ReadonlyMap<string, number>,
+): { ms: number; lowerBound: boolean } {
+  let ms = 0;
+  let lowerBound = false;
+  for (const spec of pending) {
+    if (spec.unsupported !== undefined) continue;
+    const pace = msPerStep.get(spec.problem);
+    if (pace === undefined) lowerBound = true;
+    else ms += pace * spec.steps;
+  }
+  return { ms, lowerBound };
+}
+
 function truncate(text: string, width: number): string {
   const chars = [...text];
   return chars.length <= width ? text : `${chars.slice(0, Math.max(0, width - 1)).join("")}…`;
@@ -66,6 +86,10 @@ export class BenchProgress implements BenchObserver {
   private lineOpen = false;
   private counter = "";
   private barWidth = 20;
+  private rateWidth = 6;
+  private plan: readonly RunSpec[] = [];
+  private readonly pace = new Map<string, { ms: number; steps: number }>();
+  private afterCurrent: { ms: number; lowerBound: boolean } = { ms: 0, lowerBound: false };
 
   /**
    * @param out - where to write, e.g. `process.stdout`
@@ -81,10 +105,26 @@ export class BenchProgress implements BenchObserver {
 
   /** Aligns the bars of all runs (optional; call with the plan's runs before the first run). */
   begin(runs: readonly RunSpec[]): void {
+    this.plan = runs;
     for (const run of runs) {
       this.optimizerWidth = Math.max(this.optimizerWidth, [...run.optimizer].length);
       this.problemWidth = Math.max(this.problemWidth, [...run.problem].length);
+      this.rateWidth = Math.max(this.rateWidth, formatRate(run.learningRate).length);
     }
+  }
+
+  /** Estimated time of the runs after run `index` (see {@link estimateBenchRemainingMs}). */
+  private remainingAfter(index: number): { ms: number; lowerBound: boolean } {
+    if (index < 0 || index + 1 >= this.plan.length) return { ms: 0, lowerBound: false };
+    const paces = new Map([...this.pace].map(([problem, p]) => [problem, p.ms / p.steps]));
+    return estimateBenchRemainingMs(this.plan.slice(index + 1), paces);
+  }
+
+  /** Time left for the whole benchmark after run `index`, as text (empty when unknown). */
+  remainingText(index: number): string {
+    const { ms, lowerBound } = this.remainingAfter(index);
+    if (ms === 0) return "";
+    return `${lowerBound ? "more than " : "about "}${formatDuration(ms)} left in all`;
   }
 
   /** {@inheritDoc BenchObserver.onRunStart} */
@@ -93,8 +133,9 @@ export class BenchProgress implements BenchObserver {
     // The bar takes the room a line with the widest fields leaves (10 to 30 characters), fixed
     // for the run so it does not jump as the numbers change.
     const stepDigits = String(spec.steps).length;
-    const widest = this.names(spec).length + 4 + 2 * stepDigits + 1 + 14 + 7 + 10 + 6 * 2;
+    const widest = [...this.names(spec)].length + 4 + 2 * stepDigits + 1 + 24 + 14 + 7 + 6 * 2;
     this.barWidth = Math.max(10, Math.min(30, this.width - widest));
+    this.afterCurrent = this.remainingAfter(index);
     this.runStartedAt = this.now();
     this.lastDraw = this.runStartedAt;
     if (this.tty) this.draw(this.barLine(spec, 0, Number.NaN, 0));
@@ -117,13 +158,20 @@ export class BenchProgress implements BenchObserver {
   }
 
   /** {@inheritDoc BenchObserver.onRunEnd} */
-  onRunEnd(result: RunResult): void {
+  onRunEnd(result: RunResult, index = -1): void {
+    if (result.stepsDone > 0) {
+      const p = this.pace.get(result.problem) ?? { ms: 0, steps: 0 };
+      p.ms += result.times.runMs + result.times.setupMs;
+      p.steps += result.stepsDone;
+      this.pace.set(result.problem, p);
+    }
+    const left = index >= 0 ? this.remainingText(index) : "";
     if (this.tty) {
       this.draw(this.endLine(result));
       this.out.write("\n");
       this.lineOpen = false;
     } else {
-      this.out.write(`${this.plainEndLine(result)}\n`);
+      this.out.write(`${this.plainEndLine(result)}${left ? `; ${left}` : ""}\n`);
     }
   }
 
@@ -146,7 +194,8 @@ export class BenchProgress implements BenchObserver {
   }
 
   private names(spec: RunSpec): string {
-    return `${this.counter} ${spec.optimizer.padEnd(this.optimizerWidth)}  ${spec.problem.padEnd(this.problemWidth)}`;
+    const rate = `lr ${formatRate(spec.learningRate).padEnd(this.rateWidth)}`;
+    return `${this.counter} ${spec.optimizer.padEnd(this.optimizerWidth)}  ${spec.problem.padEnd(this.problemWidth)}  ${rate}  seed ${spec.seed}`;
   }
 
   /** Names, bar, fields and tail on one line. */
@@ -163,34 +212,36 @@ export class BenchProgress implements BenchObserver {
       .trimEnd();
   }
 
+  // The time left comes before the loss, so that a narrow terminal cuts the loss, not the ETA.
   private barLine(spec: RunSpec, step: number, loss: number, elapsedMs: number): string {
     const eta = estimateRemainingMs(step, spec.steps, elapsedMs);
+    const { ms, lowerBound } = this.afterCurrent;
+    const all =
+      Number.isNaN(eta) || ms === 0
+        ? ""
+        : ` (all ${lowerBound ? ">" : "~"}${formatDuration(eta + ms)})`;
     return this.line(
       spec,
       step,
-      [`loss ${Number.isNaN(loss) ? "-" : formatLoss(loss)}`, formatDuration(elapsedMs)],
-      Number.isNaN(eta) ? "" : `ETA ${formatDuration(eta)}`,
+      [
+        Number.isNaN(eta) ? "ETA -" : `ETA ${formatDuration(eta)}${all}`,
+        `loss ${Number.isNaN(loss) ? "-" : formatLoss(loss)}`,
+      ],
+      formatDuration(elapsedMs),
     );
   }
 
   private endLine(result: RunResult): string {
-    const outcome =
-      result.status === "ok"
-        ? "ok"
-        : `${result.status}${result.message ? `: ${result.message}` : ""}`;
     return this.line(
       result,
       result.stepsDone,
-      [
-        `loss ${result.losses.length ? formatLoss(result.finalLoss) : "-"}`,
-        formatDuration(result.times.runMs),
-      ],
-      outcome,
+      [result.status, `loss ${result.losses.length ? formatLoss(result.finalLoss) : "-"}`],
+      `${formatDuration(result.times.runMs)}${result.message ? `: ${result.message}` : ""}`,
     );
   }
 
   private plainEndLine(result: RunResult): string {
-    const head = `${this.counter} ${result.optimizer} on ${result.problem} (lr ${formatShort(result.learningRate)}): ${result.status}`;
+    const head = `${this.counter} ${result.optimizer} on ${result.problem} (lr ${formatRate(result.learningRate)}, seed ${result.seed}): ${result.status}`;
     const details = [`${result.stepsDone}/${result.steps} steps`];
     if (result.losses.length) {
       details.push(`final loss ${formatLoss(result.finalLoss)}`);

@@ -39,10 +39,12 @@ export interface OptimizerEntry {
   readonly oracle: OracleName;
   /** Kind of method. */
   readonly family: OptimizerFamily;
+  /** Whether the method draws random numbers (it then takes a `seed` option). */
+  readonly seeded?: boolean;
   /** A learning rate that works on the benchmark problems' scale (sweeps start here). */
   readonly defaultLearningRate: number;
-  /** Builds the optimizer; `learningRate` is always accepted. */
-  create(options: { learningRate: Hyper }): GradientTransform;
+  /** Builds the optimizer; `seed` matters only to {@link OptimizerEntry.seeded} methods. */
+  create(options: { learningRate: Hyper; seed?: number }): GradientTransform;
 }
 
 /** Every named optimizer, in table order. */
@@ -228,6 +230,7 @@ export const catalog: readonly OptimizerEntry[] = [
     reference: "the authors' code (online-to-nonconvex conversion with exponential scaling)",
     oracle: "valueAndGrad",
     family: "first-order",
+    seeded: true,
     defaultLearningRate: 3e-5,
     create: (o) => randomScaling(o),
   },

@@ -1,22 +1,29 @@
 /**
  * The machine-readable benchmark record (`results.json`): options, environment, the problems and
- * optimizers involved, and every run with its loss curve, times and status.
+ * optimizers involved, every run with its loss curve, cost trace, times and status, and the
+ * summary per (optimizer, problem) derived from the runs (the sweep and the chosen setting).
  *
  * JSON has no NaN or infinities, yet a diverged run's curve ends in one; such numbers are stored
  * as the strings `"NaN"`, `"Infinity"` and `"-Infinity"` and turned back into numbers by
  * {@link parseResults}, so a record survives the round trip exactly.
+ *
+ * Version 2 added the learning-rate sweep, several seeds, oracle-call counts and traces, and the
+ * summary. Files of version 1 (one run per optimizer and problem) are still read: they come back
+ * as version-2 records with a one-point grid and no counts.
  */
 import type { OptimizerEntry } from "../optim/catalog.js";
 import { catalog as defaultCatalog } from "../optim/catalog.js";
 import type { BenchProblem, ProblemKind } from "../bench/problems.js";
 import { problems as defaultProblems } from "../bench/problems.js";
 import type { BenchPlan, ResolvedBenchOptions, RunResult } from "../bench/run.js";
+import type { PairSummary } from "../bench/summary.js";
+import { CRITERION, summarizeRuns } from "../bench/summary.js";
 
 /** Identifies the file format. */
 export const RESULTS_FORMAT = "descend-bench-results";
 
 /** Version of the file format; bumped on incompatible changes. */
-export const RESULTS_VERSION = 1;
+export const RESULTS_VERSION = 2;
 
 /** Where the benchmark ran. */
 export interface BenchEnvironment {
@@ -42,11 +49,11 @@ export interface ProblemSummary {
   readonly description: string;
   /** Kind of task. */
   readonly kind: ProblemKind;
-  /** Loss that counts as reaching the target. */
-  readonly targetLoss: number;
+  /** Loss that counts as reaching the target, or null when the problem has none. */
+  readonly targetLoss: number | null;
   /** The minimum (or infimum) of the loss, or null when unknown. */
   readonly optimalValue: number | null;
-  /** Steps of a default run. */
+  /** Steps of a standard run. */
   readonly defaultSteps: number;
 }
 
@@ -68,7 +75,7 @@ export interface OptimizerSummary {
 export interface BenchResults {
   /** Always {@link RESULTS_FORMAT}. */
   readonly format: typeof RESULTS_FORMAT;
-  /** Always {@link RESULTS_VERSION}. */
+  /** Always {@link RESULTS_VERSION} (older files are upgraded when read). */
   readonly version: number;
   /** When the benchmark started (ISO 8601). */
   readonly startedAt: string;
@@ -80,6 +87,8 @@ export interface BenchResults {
   readonly wallMs: number;
   /** The options after defaults were filled in. */
   readonly options: ResolvedBenchOptions;
+  /** How the best setting of each sweep is chosen. */
+  readonly criterion: string;
   /** Where it ran. */
   readonly environment: BenchEnvironment;
   /** The problems, in run order. */
@@ -88,6 +97,8 @@ export interface BenchResults {
   readonly optimizers: readonly OptimizerSummary[];
   /** The runs that started, in order. */
   readonly runs: readonly RunResult[];
+  /** Per (optimizer, problem): the sweep and the chosen setting, derived from `runs`. */
+  readonly summary: readonly PairSummary[];
 }
 
 /** Summary of a problem for the record. */
@@ -96,7 +107,7 @@ export function summarizeProblem(problem: BenchProblem): ProblemSummary {
     name: problem.name,
     description: problem.description,
     kind: problem.kind,
-    targetLoss: problem.targetLoss,
+    targetLoss: problem.targetLoss ?? null,
     optimalValue: problem.optimalValue ?? null,
     defaultSteps: problem.defaultSteps,
   };
@@ -146,6 +157,7 @@ export function buildResults(input: ResultsInput): BenchResults {
     plannedRuns: input.plan.runs.length,
     wallMs: input.wallMs,
     options,
+    criterion: CRITERION,
     environment: input.environment,
     problems: options.problems.flatMap((name) => {
       const problem = registry.find((p) => p.name === name);
@@ -156,6 +168,7 @@ export function buildResults(input: ResultsInput): BenchResults {
       return entry ? [summarizeOptimizer(entry)] : [];
     }),
     runs: input.runs,
+    summary: summarizeRuns(input.runs),
   };
 }
 
@@ -196,21 +209,63 @@ export function stringifyResults(results: BenchResults): string {
   return `${encode(results, "")}\n`;
 }
 
-/** Reads a record written by {@link stringifyResults}; checks its format and version. */
+type Loose = Record<string, unknown>;
+
+function isObject(value: unknown): value is Loose {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A version-1 record as a version-2 one: one grid point, one seed, no oracle counts. */
+function upgradeFromVersion1(old: Loose): BenchResults {
+  const options = isObject(old.options) ? old.options : {};
+  const seed = typeof options.seed === "number" ? options.seed : 0;
+  const runs = (Array.isArray(old.runs) ? old.runs : []).filter(isObject).map(
+    (run) =>
+      ({
+        ...run,
+        learningRateFactor: 1,
+        validationLoss: null,
+        optimizerSeeded: false,
+        calls: null,
+        trace: null,
+      }) as unknown as RunResult,
+  );
+  const resolved: ResolvedBenchOptions = {
+    suite: "quick",
+    optimizers: Array.isArray(options.optimizers) ? (options.optimizers as string[]) : [],
+    problems: Array.isArray(options.problems) ? (options.problems as string[]) : [],
+    steps: typeof options.steps === "number" ? options.steps : null,
+    seeds: [seed],
+    grid: [1],
+    learningRates: isObject(options.learningRates)
+      ? (options.learningRates as Record<string, number>)
+      : {},
+  };
+  return {
+    ...(old as unknown as BenchResults),
+    version: RESULTS_VERSION,
+    options: resolved,
+    criterion: CRITERION,
+    runs,
+    summary: summarizeRuns(runs),
+  };
+}
+
+/**
+ * Reads a record written by {@link stringifyResults}; checks its format and version, and
+ * upgrades a version-1 record to the current version.
+ */
 export function parseResults(text: string): BenchResults {
   const parsed: unknown = JSON.parse(text, decodeNonFinite);
-  if (
-    typeof parsed !== "object" ||
-    parsed === null ||
-    (parsed as { format?: unknown }).format !== RESULTS_FORMAT
-  ) {
+  if (!isObject(parsed) || parsed.format !== RESULTS_FORMAT) {
     throw new TypeError(`not a benchmark results file (expected format "${RESULTS_FORMAT}")`);
   }
-  const version = (parsed as { version?: unknown }).version;
+  const version = parsed.version;
+  if (version === 1) return upgradeFromVersion1(parsed);
   if (version !== RESULTS_VERSION) {
     throw new TypeError(
-      `unsupported benchmark results version ${String(version)} (this is version ${RESULTS_VERSION})`,
+      `unsupported benchmark results version ${String(version)} (this is version ${RESULTS_VERSION}; version 1 is read too)`,
     );
   }
-  return parsed as BenchResults;
+  return parsed as unknown as BenchResults;
 }
