@@ -1,15 +1,8 @@
 /**
- * descend for browsers: everything in the main entry point except the loaders that read files
- * (`loadDigits`, `loadBreastCancer`, `loadCsvDataset`, `readTextFile`, `digitsMlp`,
- * `loadTinyShakespeare`, `shakespeareTransformer`), which need Node.js.
- * Bundlers pick this file through the package's `browser` export condition.
- *
- * descend: optimizers of current research for machine learning in TypeScript.
- *
- * Parameters live in one flat buffer ({@link ParamSet}); problems expose oracles through
- * {@link Objective}; optimizers are chains of small {@link GradientTransform}s driven by an
- * {@link Optimizer}. See the README for a quick start and the table of optimizers.
- *
+ * descend for browsers: everything except the loaders that read files (`loadDigits`,
+ * `loadBreastCancer`, `loadCsvDataset`, `readTextFile`, `digitsMlp`, `loadTinyShakespeare`,
+ * `shakespeareTransformer`), which need Node.js and are added by src/index.ts. Bundlers pick
+ * this file through the package's `browser` export condition.
  */
 
 // Errors

@@ -5,77 +5,18 @@
  * {@link Objective}; optimizers are chains of small {@link GradientTransform}s driven by an
  * {@link Optimizer}. See the README for a quick start and the table of optimizers.
  *
+ * This is the Node.js entry point: everything of the browser entry point (src/browser.ts) plus
+ * the loaders that read the bundled data files.
+ *
  * @packageDocumentation
  */
 
-// Errors
-export * from "./errors.js";
+export * from "./browser.js";
 
-// Parameters
-export * from "./params/layout.js";
-export * from "./params/paramset.js";
-
-// Oracles and problems
-export * from "./oracles/objective.js";
-export * from "./oracles/counting.js";
-export * from "./oracles/problems/rosenbrock.js";
-export * from "./oracles/problems/quadratic.js";
-export * from "./oracles/problems/conformance.js";
-export * from "./oracles/problems/logistic.js";
-export * from "./oracles/problems/softmax.js";
-export * from "./oracles/problems/mlp.js";
-export * from "./oracles/problems/rastrigin.js";
-export * from "./oracles/problems/testFunctions2d.js";
-export * from "./oracles/problems/matrixSensing.js";
-export * from "./oracles/problems/charTransformer.js";
-export * from "./oracles/jax.js";
-
-// Data
-export * from "./data/dataset.js";
-export * from "./data/charVocab.js";
-// Node.js only (files): the `browser` entry point leaves these out.
+// Node.js only: reading files.
 export * from "./data/files.js";
 export * from "./data/digits.js";
 export * from "./data/breastCancer.js";
 export * from "./oracles/problems/digitsMlp.js";
 export * from "./data/text.js";
 export * from "./oracles/problems/shakespeareTransformer.js";
-
-// Transforms, the optimizer loop, schedules and checkpoints
-export * from "./optim/transform.js";
-export * from "./optim/hyper.js";
-export * from "./optim/validate.js";
-export * from "./optim/optimizer.js";
-export * from "./optim/primitives.js";
-export * from "./optim/schedules.js";
-export * from "./optim/clipByGlobalNorm.js";
-export * from "./optim/clipByValue.js";
-export * from "./optim/partition.js";
-export * from "./optim/accumulate.js";
-export * from "./optim/nonFinite.js";
-export * from "./optim/checkpoint.js";
-export * from "./optim/catalog.js";
-
-// First-order optimizers
-export * from "./optim/sgd.js";
-export * from "./optim/adam.js";
-export * from "./optim/nadam.js";
-export * from "./optim/radam.js";
-export * from "./optim/adagrad.js";
-export * from "./optim/adagradNorm.js";
-export * from "./optim/rmsprop.js";
-export * from "./optim/lion.js";
-export * from "./optim/ademamix.js";
-export * from "./optim/lamb.js";
-export * from "./optim/lars.js";
-export * from "./optim/diffgrad.js";
-export * from "./optim/randomScaling.js";
-export * from "./optim/aegd.js";
-export * from "./optim/polyak.js";
-
-// Fast kernels: WebAssembly SIMD buffers and worker threads (opt-in)
-export type { FastKernelOptions, FastKernels, Runs } from "./kernels/index.js";
-export { fastAllocator, useFastKernels } from "./kernels/index.js";
-
-// Counter-based random numbers
-export * from "./random/index.js";

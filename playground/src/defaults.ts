@@ -2,6 +2,7 @@
 import type { OptimizerEntry } from "descend";
 import { catalog } from "descend";
 import type { TestFunction2d } from "./functions.js";
+import { MLP_DIGITS_LEARNING_RATES } from "../../src/bench/learningRates.js";
 
 /** Distinct line colours, dark enough to read over the pale shading of the contour plot. */
 const PALETTE = [
@@ -172,32 +173,6 @@ const RACE_LEARNING_RATES: Readonly<Record<string, Readonly<Record<string, numbe
   },
 };
 
-/**
- * The benchmark's tuned learning rates for this network (`descend bench`, problem
- * `mlp-digits`); optimizers missing here start from the catalog's default.
- */
-const MLP_LEARNING_RATES: Readonly<Record<string, number>> = {
-  sgd: 1,
-  momentum: 1,
-  nesterov: 1,
-  adam: 0.1,
-  adamw: 0.1,
-  amsgrad: 0.1,
-  nadam: 0.1,
-  radam: 3,
-  adagrad: 0.1,
-  "adagrad-norm": 3,
-  rmsprop: 0.03,
-  lion: 0.03,
-  ademamix: 0.1,
-  lamb: 0.03,
-  lars: 3,
-  diffgrad: 0.1,
-  "random-scaling": 0.1,
-  aegd: 1,
-  polyak: 3,
-};
-
 /** The starting learning rate of `entry` on the 2-D function `fn`. */
 export function raceLearningRate(fn: TestFunction2d, entry: OptimizerEntry): number {
   return RACE_LEARNING_RATES[fn.name]?.[entry.name] ?? entry.defaultLearningRate;
@@ -205,5 +180,5 @@ export function raceLearningRate(fn: TestFunction2d, entry: OptimizerEntry): num
 
 /** The starting learning rate of `entry` on the digits network. */
 export function mlpLearningRate(entry: OptimizerEntry): number {
-  return MLP_LEARNING_RATES[entry.name] ?? entry.defaultLearningRate;
+  return MLP_DIGITS_LEARNING_RATES[entry.name] ?? entry.defaultLearningRate;
 }

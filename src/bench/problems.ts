@@ -11,6 +11,7 @@ import type { OptimizerEntry } from "../optim/catalog.js";
 import type { Awaitable, Objective, OracleName } from "../oracles/objective.js";
 import type { FloatArray } from "../params/layout.js";
 import type { Dataset } from "../data/dataset.js";
+import { MLP_DIGITS_LEARNING_RATES } from "./learningRates.js";
 
 /** A problem made ready for one run. */
 export interface ProblemInstance {
@@ -505,27 +506,7 @@ export const problems: readonly BenchProblem[] = [
     optimalValue: 0,
     seeded: true,
     oracles: JAX_ORACLES,
-    learningRates: {
-      sgd: 1,
-      momentum: 1,
-      nesterov: 1,
-      adam: 0.1,
-      adamw: 0.1,
-      amsgrad: 0.1,
-      nadam: 0.1,
-      radam: 3,
-      adagrad: 0.1,
-      "adagrad-norm": 3,
-      rmsprop: 0.03,
-      lion: 0.03,
-      ademamix: 0.1,
-      lamb: 0.03,
-      lars: 3,
-      diffgrad: 0.1,
-      "random-scaling": 0.1,
-      aegd: 1,
-      polyak: 3,
-    },
+    learningRates: MLP_DIGITS_LEARNING_RATES,
     create: async ({ seed }) => {
       const [data, { mlpClassifier }] = await Promise.all([
         digitsDataset(),
