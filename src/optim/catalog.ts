@@ -15,6 +15,7 @@ import { diffGrad } from "./diffgrad.js";
 import { lamb } from "./lamb.js";
 import { lars } from "./lars.js";
 import { lion } from "./lion.js";
+import { mfac } from "./mfac.js";
 import { nadam } from "./nadam.js";
 import { polyak } from "./polyak.js";
 import { radam } from "./radam.js";
@@ -254,6 +255,18 @@ export const catalog: readonly OptimizerEntry[] = [
     family: "first-order",
     defaultLearningRate: 1,
     create: (o) => polyak({ maxStepSize: o.learningRate }),
+  },
+  {
+    name: "mfac",
+    title: "M-FAC",
+    paper:
+      'Frantar, Kurtic & Alistarh, "M-FAC: Efficient Matrix-Free Approximations of Second-Order Information", NeurIPS 2021',
+    reference:
+      "IST-DASLab/M-FAC optim.py (MFAC); here a window of 32 gradients and damping 1e-2 (there 1024 and 1e-5)",
+    oracle: "valueAndGrad",
+    family: "curvature",
+    defaultLearningRate: 1e-2,
+    create: ({ learningRate }) => mfac({ learningRate, numGradients: 32, damp: 1e-2 }),
   },
 ];
 
