@@ -9,6 +9,7 @@ import type { GradientTransform } from "./transform.js";
 import { adagrad } from "./adagrad.js";
 import { adagradNorm } from "./adagradNorm.js";
 import { aegd } from "./aegd.js";
+import { adahessian } from "./adahessian.js";
 import { adam, adamw, amsgrad } from "./adam.js";
 import { ademamix } from "./ademamix.js";
 import { diffGrad } from "./diffgrad.js";
@@ -255,6 +256,19 @@ export const catalog: readonly OptimizerEntry[] = [
     family: "first-order",
     defaultLearningRate: 1,
     create: (o) => polyak({ maxStepSize: o.learningRate }),
+  },
+  {
+    name: "adahessian",
+    title: "AdaHessian",
+    paper:
+      'Yao, Gholami, Shen, Mustafa, Keutzer & Mahoney, "ADAHESSIAN: An Adaptive Second Order Optimizer for Machine Learning", AAAI 2021',
+    reference:
+      "amirgholami/adahessian (image_classification/optim_adahessian.py, instruction/adahessian.py)",
+    oracle: "hvp",
+    family: "curvature",
+    seeded: true,
+    defaultLearningRate: 0.15,
+    create: (o) => adahessian(o),
   },
   {
     name: "mfac",

@@ -36,6 +36,9 @@ function weightedParabola(layout: Layout): Objective {
       }
       return f;
     },
+    hvp(_p, v, out) {
+      for (let i = 0; i < v.length; i++) out[i] = weight[i] * v[i];
+    },
   };
 }
 
