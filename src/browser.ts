@@ -27,6 +27,11 @@ export * from "./oracles/problems/matrixSensing.js";
 export * from "./oracles/problems/charTransformer.js";
 export * from "./oracles/jax.js";
 
+// Curvature: diagonal estimators and Hessian diagnostics
+export * from "./curvature/hutchinson.js";
+export * from "./curvature/gnb.js";
+export * from "./curvature/diagnostics.js";
+
 // Data
 export * from "./data/dataset.js";
 export * from "./data/charVocab.js";

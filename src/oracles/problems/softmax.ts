@@ -10,8 +10,15 @@
  * For a direction (V, c), with dz_i = x_i V + c, the Hessian of the log-sum-exp gives
  * r_i = p_i ⊙ dz_i − p_i (p_i · dz_i), and H·(V, c) = ((1/n) XᵀR + λV, (1/n) Σ_i r_i).
  * The log-sum-exp subtracts the row maximum first, so large logits cannot overflow.
+ *
+ * `sampledLabelGrad` (the Gauss-Newton-Bartlett input of Sophia) replaces every label by one
+ * drawn from the model's own prediction, ŷ_i ~ Categorical(p_i), and returns the unpenalized
+ * mean loss on those labels with its gradient ((1/n) Xᵀ(P − Ŷ), (1/n) Σ_i (p_i − e_{ŷ_i})).
+ * Because E[(p_i − e_ŷ)(p_i − e_ŷ)ᵀ] = diag(p_i) − p_i p_iᵀ, n times the squared gradient has
+ * expectation (1/n) Σ_i x_ij² p_ic (1 − p_ic) at weight (j, c): the Gauss-Newton diagonal.
  */
 import type { Dataset } from "../../data/dataset.js";
+import { fillUniform } from "../../random/index.js";
 import { InvalidArgumentError, ShapeMismatchError } from "../../errors.js";
 import type { DType, FloatArray } from "../../params/layout.js";
 import { Layout } from "../../params/layout.js";
@@ -70,6 +77,17 @@ export interface LinearClassifier extends Classifier {
   accuracy(params: FloatArray, dataset?: Dataset): number;
 }
 
+/** A {@link LinearClassifier} that can also resample its labels from its own predictions. */
+export interface SoftmaxClassifier extends LinearClassifier {
+  /**
+   * Draws ŷ_i ~ Categorical(softmax(z_i)) for every row i and writes the gradient of the mean
+   * loss on ŷ (without the L2 penalty) into `gradOut`; returns that loss. Row i uses the uniform
+   * u_i, element i of the Philox sequence (seed, count) of src/random, and takes the first class
+   * whose cumulative probability exceeds u_i, so (seed, count) fix the sample.
+   */
+  sampledLabelGrad(params: FloatArray, gradOut: FloatArray, seed: number, count: number): number;
+}
+
 /** Options of {@link softmaxRegression} and `logisticRegression`. */
 export interface LinearClassifierOptions {
   /** L2 penalty λ on the weights (not the bias); default 0. */
@@ -123,7 +141,7 @@ export function checkFeatures(owner: string, ds: Dataset, cols: number): void {
 export function softmaxRegression(
   ds: Dataset,
   options: LinearClassifierOptions = {},
-): LinearClassifier {
+): SoftmaxClassifier {
   const owner = "softmaxRegression";
   checkKnownOptions(owner, options, ["l2", "dtype"]);
   checkClassificationData(owner, ds);
@@ -145,6 +163,7 @@ export function softmaxRegression(
   const dz = new Float64Array(K);
   // Sums run in float64 whatever the parameter dtype, so float32 results are rounded once.
   const acc = new Float64Array(layout.size);
+  const labelUniforms = new Float64Array(n);
 
   /** Logits of row i of `features` into `out`. */
   const logits = (features: Float64Array, i: number, w: FloatArray, out: Float64Array): void => {
@@ -246,6 +265,39 @@ export function softmaxRegression(
       }
       for (let i = 0; i < biasOffset; i++) out[i] = acc[i] / n + l2 * v[i];
       for (let i = biasOffset; i < layout.size; i++) out[i] = acc[i] / n;
+    },
+    sampledLabelGrad(w, g, seed, count) {
+      layout.assertBuffer(w, `${owner}.sampledLabelGrad params`);
+      layout.assertBuffer(g, `${owner}.sampledLabelGrad gradOut`);
+      fillUniform(labelUniforms, seed, count);
+      acc.fill(0);
+      let f = 0;
+      for (let i = 0; i < n; i++) {
+        logits(X, i, w, z);
+        dz.set(z);
+        const logSumExp = softmaxInPlace(z);
+        // Rounding can leave the cumulative sum just below u; the last class then takes it.
+        let label = K - 1;
+        let cumulative = 0;
+        for (let k = 0; k < K - 1; k++) {
+          cumulative += z[k];
+          if (labelUniforms[i] < cumulative) {
+            label = k;
+            break;
+          }
+        }
+        f += logSumExp - dz[label];
+        z[label] -= 1;
+        for (let j = 0; j < d; j++) {
+          const x = X[i * d + j];
+          if (x === 0) continue;
+          const row = j * K;
+          for (let k = 0; k < K; k++) acc[row + k] += x * z[k];
+        }
+        for (let k = 0; k < K; k++) acc[biasOffset + k] += z[k];
+      }
+      for (let i = 0; i < layout.size; i++) g[i] = acc[i] / n;
+      return f / n;
     },
     initialParams() {
       return layout.zeros();
