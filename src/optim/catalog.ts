@@ -23,6 +23,7 @@ import { radam } from "./radam.js";
 import { randomScaling } from "./randomScaling.js";
 import { rmsprop } from "./rmsprop.js";
 import { sgd } from "./sgd.js";
+import { sophiaG, sophiaH } from "./sophia.js";
 
 /** Kind of method, for grouping in tables. */
 export type OptimizerFamily = "first-order" | "curvature" | "matrix" | "zeroth-order";
@@ -256,6 +257,31 @@ export const catalog: readonly OptimizerEntry[] = [
     family: "first-order",
     defaultLearningRate: 1,
     create: (o) => polyak({ maxStepSize: o.learningRate }),
+  },
+  {
+    name: "sophia-g",
+    title: "SophiaG",
+    paper:
+      'Liu, Li, Hall, Liang & Ma, "Sophia: A Scalable Stochastic Second-order Optimizer for Language Model Pre-training", ICLR 2024',
+    reference: "Liuhong99/Sophia sophia.py (SophiaG)",
+    oracle: "sampledLabelGrad",
+    family: "curvature",
+    seeded: true,
+    defaultLearningRate: 1e-4,
+    create: (o) => sophiaG(o),
+  },
+  {
+    name: "sophia-h",
+    title: "SophiaH",
+    paper:
+      'Liu, Li, Hall, Liang & Ma, "Sophia: A Scalable Stochastic Second-order Optimizer for Language Model Pre-training", ICLR 2024',
+    reference:
+      "Liuhong99/Sophia sophia.py (update and defaults); Hutchinson estimate and clip as in the paper",
+    oracle: "hvp",
+    family: "curvature",
+    seeded: true,
+    defaultLearningRate: 1e-4,
+    create: (o) => sophiaH(o),
   },
   {
     name: "adahessian",
