@@ -22,6 +22,7 @@ import { polyak } from "./polyak.js";
 import { radam } from "./radam.js";
 import { randomScaling } from "./randomScaling.js";
 import { rmsprop } from "./rmsprop.js";
+import { scaledGD } from "./scaledGD.js";
 import { sgd } from "./sgd.js";
 import { sophiaG, sophiaH } from "./sophia.js";
 
@@ -307,6 +308,17 @@ export const catalog: readonly OptimizerEntry[] = [
     family: "curvature",
     defaultLearningRate: 1e-2,
     create: ({ learningRate }) => mfac({ learningRate, numGradients: 32, damp: 1e-2 }),
+  },
+  {
+    name: "scaled-gd",
+    title: "ScaledGD(λ)",
+    paper:
+      'Xu, Shen, Chi & Ma, "The Power of Preconditioning in Overparameterized Low-Rank Matrix Sensing", ICML 2023',
+    reference: "the paper's update rule (η 0.5 and λ 1e-3 chosen here)",
+    oracle: "valueAndGrad",
+    family: "matrix",
+    defaultLearningRate: 0.5,
+    create: (o) => scaledGD(o),
   },
 ];
 
