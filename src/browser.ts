@@ -68,6 +68,17 @@ export * from "./optim/randomScaling.js";
 export * from "./optim/aegd.js";
 export * from "./optim/polyak.js";
 
+// Curvature-aware and matrix-aware optimizers
+export * from "./optim/sophia.js";
+export * from "./optim/adahessian.js";
+export * from "./optim/oasis.js";
+export * from "./optim/sania.js";
+export * from "./optim/mfac.js";
+export * from "./optim/scaledGD.js";
+
+// Small dense linear algebra
+export * from "./linalg/cholesky.js";
+
 // Fast kernels: WebAssembly SIMD buffers and worker threads (opt-in)
 export type { FastKernelOptions, FastKernels, Runs } from "./kernels/index.js";
 export { fastAllocator, useFastKernels } from "./kernels/index.js";

@@ -18,6 +18,7 @@ import { lars } from "./lars.js";
 import { lion } from "./lion.js";
 import { mfac } from "./mfac.js";
 import { nadam } from "./nadam.js";
+import { oasis } from "./oasis.js";
 import { polyak } from "./polyak.js";
 import { radam } from "./radam.js";
 import { randomScaling } from "./randomScaling.js";
@@ -296,6 +297,23 @@ export const catalog: readonly OptimizerEntry[] = [
     seeded: true,
     defaultLearningRate: 0.15,
     create: (o) => adahessian(o),
+  },
+  {
+    name: "oasis",
+    title: "OASIS",
+    paper:
+      'Jahani, Rusakov, Shi, Richtárik, Mahoney & Takáč, "Doubly Adaptive Scaled Algorithm for Machine Learning Using Second-Order Information", ICLR 2022',
+    reference: "the authors' OASIS experiment code (adaptive learning rate, Hutchinson warm start)",
+    oracle: "hvp",
+    family: "curvature",
+    seeded: true,
+    defaultLearningRate: 1,
+    create: (o) =>
+      oasis({
+        learningRate: o.learningRate,
+        adaptive: typeof o.learningRate === "number",
+        ...(o.seed === undefined ? {} : { seed: o.seed }),
+      }),
   },
   {
     name: "mfac",

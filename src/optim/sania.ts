@@ -1,0 +1,193 @@
+/**
+ * SANIA: the Polyak step size with a diagonal preconditioner, which makes it scale invariant.
+ *
+ * Abdukhakimov, Xiang, Kamzolov, Gower & Takáč, "SANIA: Polyak-type Optimization Framework
+ * Leads to Scale Invariant Stochastic Algorithms", arXiv:2312.17369, 2023.
+ *
+ * The step is the B-closest point on the linearization's level set f* (the f* = 0 case of the
+ * paper, with the gap f − f* in place of f):
+ *
+ *     w_{t+1} = argmin ‖w − w_t‖²_B  s.t.  f + gᵀ(w − w_t) = f*
+ *             = w_t − (f − f*) / ‖g‖²_{B⁻¹} · B⁻¹g,          ‖g‖²_{B⁻¹} = gᵀB⁻¹g
+ *
+ * with a diagonal B_t chosen by `preconditioner`:
+ *
+ *     "hutchinson"  D_t = β·D_{t−1} + (1−β)·z ⊙ Hz,  B_t = max(|D_t| / (1−β^t), α)   (AdaHessian-like)
+ *     "adamSqr"     v_t = β·v_{t−1} + (1−β)·g ⊙ g,   B_t = max(v_t / (1−β^t), ε)     (Adam-SQR)
+ *     "adagradSqr"  v_t = v_{t−1} + g ⊙ g,           B_t = max(v_t, ε)               (AdaGrad-SQR)
+ *     "identity"    B_t = I                                                      (the Polyak step)
+ *
+ * "SQR": the squared-gradient averages are used without the square root Adam and AdaGrad take;
+ * that is what makes the step invariant to a rescaling w = V w̃ of the coordinates (B scales
+ * as V², so the iterates map onto each other exactly). The step is unchanged by a constant
+ * factor in B, so the bias correction matters only against the floors α and ε. Entries of B
+ * that read 0 (ε = 0 and a gradient coordinate that has always been 0) are skipped. The step is
+ * 0 when f ≤ f* or ‖g‖_{B⁻¹} = 0, so a wrong f* never turns it into ascent.
+ *
+ * f* comes from `optimalValue`, else from the objective's `optimalValue`; f from the step
+ * context (`opt.step(objective)`). Hutchinson probes: probe of update t (0-based count) is the
+ * Rademacher sequence of stream t of `seed` (src/random); `probes` replaces them. The transform
+ * returns the signed step: chain nothing after it that expects a direction.
+ *
+ * Defaults: Hutchinson preconditioner, β = 0.999 (as AdaHessian and Adam), α = 1e-5 (as
+ * OASIS), ε = 0 (the paper's formula).
+ */
+import { InvalidArgumentError } from "../errors.js";
+import { drawProbe } from "../curvature/hutchinson.js";
+import { sumOfSquares, scaleInPlace } from "../kernels/polyak.js";
+import { saniaAccumulate, saniaDualSquaredNorm, saniaStep } from "../kernels/sania.js";
+import type { FloatArray, Layout } from "../params/layout.js";
+import { requireLoss } from "./aegd.js";
+import type { FlatProbeSource } from "./oasis.js";
+import { assertFiniteHvp, stepHvp } from "./oasis.js";
+import { checkBeta } from "./primitives.js";
+import type { ChainTransform, GradientTransform, State } from "./transform.js";
+import { chain } from "./transform.js";
+import { checkChoice, checkKnownOptions, checkNumber } from "./validate.js";
+
+/** The diagonal preconditioner of {@link sania}. */
+export type SaniaPreconditioner = "hutchinson" | "adamSqr" | "adagradSqr" | "identity";
+
+/** Options of {@link sania} and {@link scaleBySania}. */
+export interface SaniaOptions {
+  /** Which diagonal B (default `"hutchinson"`). */
+  preconditioner?: SaniaPreconditioner;
+  /** f*, the optimal value (default: the objective's `optimalValue`). */
+  optimalValue?: number;
+  /** Decay β of the Hutchinson or Adam-SQR average (default 0.999). */
+  beta2?: number;
+  /** Floor α > 0 of the Hutchinson preconditioner (default 1e-5). */
+  alpha?: number;
+  /** Floor ε ≥ 0 of the squared-gradient preconditioners (default 0). */
+  eps?: number;
+  /** Seed of the default Rademacher probes: an integer in [0, 2^53) (default 0). */
+  seed?: number;
+  /** Replaces the default Rademacher probes (Hutchinson only). */
+  probes?: FlatProbeSource;
+}
+
+/** State of {@link scaleBySania}. */
+export interface SaniaState extends State {
+  /** Updates applied so far. */
+  count: number;
+  /** The running average behind B (unused by `"identity"`). */
+  precond: FloatArray;
+  /** (f − f*) / ‖g‖²_{B⁻¹} of the last update (for monitoring). */
+  stepSize: number;
+}
+
+const OPTIONS = ["preconditioner", "optimalValue", "beta2", "alpha", "eps", "seed", "probes"];
+
+function resolve(owner: string, options: SaniaOptions) {
+  checkKnownOptions(owner, options, OPTIONS);
+  const preconditioner = checkChoice(
+    owner,
+    "preconditioner",
+    options.preconditioner ?? "hutchinson",
+    ["hutchinson", "adamSqr", "adagradSqr", "identity"],
+  );
+  const optimalValue =
+    options.optimalValue === undefined
+      ? undefined
+      : checkNumber(owner, "optimalValue", options.optimalValue);
+  const beta2 = checkBeta(owner, "beta2", options.beta2 ?? 0.999);
+  const alpha = checkNumber(owner, "alpha", options.alpha ?? 1e-5, { above: 0 });
+  const eps = checkNumber(owner, "eps", options.eps ?? 0, { min: 0 });
+  const seed = checkNumber(owner, "seed", options.seed ?? 0, {
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+    integer: true,
+  });
+  if (options.probes !== undefined && typeof options.probes !== "function") {
+    throw new InvalidArgumentError(owner, "probes", options.probes, "a function");
+  }
+  const probes: FlatProbeSource =
+    options.probes ?? ((out, step, index) => drawProbe(out, "rademacher", seed, step, index));
+  return { preconditioner, optimalValue, beta2, alpha, eps, probes };
+}
+
+interface Scratch {
+  probe: FloatArray;
+  hv: FloatArray;
+}
+
+/**
+ * Turns the gradient into SANIA's signed step `−(f − f*)/‖g‖²_{B⁻¹} · B⁻¹g`. Needs `ctx.loss`,
+ * f* from the options or `ctx.objective`, and with the Hutchinson preconditioner one
+ * Hessian-vector product per update.
+ */
+export function scaleBySania(options: SaniaOptions = {}): GradientTransform<SaniaState> {
+  const owner = "scaleBySania";
+  const { preconditioner, optimalValue, beta2, alpha, eps, probes } = resolve(owner, options);
+  const scratches = new WeakMap<Layout, Scratch>();
+  const scratchFor = (layout: Layout): Scratch => {
+    let s = scratches.get(layout);
+    if (!s) {
+      s = { probe: layout.zeros(), hv: layout.zeros() };
+      scratches.set(layout, s);
+    }
+    return s;
+  };
+  const hutchinson = preconditioner === "hutchinson";
+  return {
+    name: owner,
+    ...(hutchinson ? { needs: ["hvp" as const] } : {}),
+    init(layout) {
+      if (hutchinson) scratchFor(layout);
+      return { count: 0, precond: layout.zeros(), stepSize: 0 };
+    },
+    async update(u, state, ctx) {
+      const loss = requireLoss(owner, ctx);
+      const fStar = optimalValue ?? ctx.objective?.optimalValue;
+      if (typeof fStar !== "number" || !Number.isFinite(fStar)) {
+        throw new InvalidArgumentError(
+          owner,
+          "optimalValue",
+          fStar,
+          "a finite number f*: pass the optimalValue option, or step with an objective that declares optimalValue",
+        );
+      }
+      const t = state.count + 1;
+      let bc = 1;
+      let floor = eps;
+      if (hutchinson) {
+        const hvp = stepHvp(owner, ctx);
+        const { probe, hv } = scratchFor(ctx.layout);
+        probes(probe, state.count, 0);
+        await hvp(ctx.params, probe, hv);
+        assertFiniteHvp(owner, ctx.layout, hv, state.count);
+        saniaAccumulate(state.precond, probe, hv, beta2, 1 - beta2);
+        bc = 1 - beta2 ** t;
+        floor = alpha;
+      } else if (preconditioner === "adamSqr") {
+        saniaAccumulate(state.precond, u, u, beta2, 1 - beta2);
+        bc = 1 - beta2 ** t;
+      } else if (preconditioner === "adagradSqr") {
+        saniaAccumulate(state.precond, u, u, 1, 1);
+      }
+      const gap = loss - fStar;
+      if (preconditioner === "identity") {
+        const squaredNorm = sumOfSquares(u);
+        const step = squaredNorm > 0 && gap > 0 ? gap / squaredNorm : 0;
+        scaleInPlace(u, -step);
+        state.stepSize = step;
+      } else {
+        const squaredNorm = saniaDualSquaredNorm(u, state.precond, bc, floor);
+        const step = squaredNorm > 0 && gap > 0 ? gap / squaredNorm : 0;
+        saniaStep(u, state.precond, bc, floor, step);
+        state.stepSize = step;
+      }
+      state.count = t;
+    },
+  };
+}
+
+/**
+ * SANIA (Abdukhakimov et al., 2023): the preconditioned Polyak step, Hutchinson (needs an
+ * objective with an `hvp` oracle), Adam-SQR, AdaGrad-SQR or identity preconditioning.
+ * @example `new Optimizer(params, sania({ preconditioner: "adamSqr", optimalValue: 0 }))`
+ */
+export function sania(options: SaniaOptions = {}): ChainTransform {
+  resolve("sania", options);
+  return chain(scaleBySania(options));
+}
