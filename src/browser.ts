@@ -75,9 +75,13 @@ export * from "./optim/oasis.js";
 export * from "./optim/sania.js";
 export * from "./optim/mfac.js";
 export * from "./optim/scaledGD.js";
+export * from "./optim/dampedNewton.js";
+export * from "./optim/gradientRegularizedNewton.js";
+export * from "./optim/saddleFreeNewton.js";
 
 // Small dense linear algebra
 export * from "./linalg/cholesky.js";
+export * from "./linalg/cg.js";
 
 // Fast kernels: WebAssembly SIMD buffers and worker threads (opt-in)
 export type { FastKernelOptions, FastKernels, Runs } from "./kernels/index.js";

@@ -12,7 +12,9 @@ import { aegd } from "./aegd.js";
 import { adahessian } from "./adahessian.js";
 import { adam, adamw, amsgrad } from "./adam.js";
 import { ademamix } from "./ademamix.js";
+import { dampedNewton } from "./dampedNewton.js";
 import { diffGrad } from "./diffgrad.js";
+import { gradientRegularizedNewton } from "./gradientRegularizedNewton.js";
 import { lamb } from "./lamb.js";
 import { lars } from "./lars.js";
 import { lion } from "./lion.js";
@@ -23,6 +25,7 @@ import { polyak } from "./polyak.js";
 import { radam } from "./radam.js";
 import { randomScaling } from "./randomScaling.js";
 import { rmsprop } from "./rmsprop.js";
+import { saddleFreeNewton } from "./saddleFreeNewton.js";
 import { scaledGD } from "./scaledGD.js";
 import { sgd } from "./sgd.js";
 import { sophiaG, sophiaH } from "./sophia.js";
@@ -314,6 +317,40 @@ export const catalog: readonly OptimizerEntry[] = [
         adaptive: typeof o.learningRate === "number",
         ...(o.seed === undefined ? {} : { seed: o.seed }),
       }),
+  },
+  {
+    name: "damped-newton",
+    title: "Damped Newton (AICN step, Armijo)",
+    paper:
+      'Hanzely, Kamzolov, Pasechnyuk, Gasnikov, Richtárik & Takáč, "A Damped Newton Method Achieves Global O(1/k²) and Local Quadratic Convergence Rate", NeurIPS 2022',
+    reference: "the paper's AICN step size with Armijo backtracking (no official code)",
+    oracle: "hvp",
+    family: "curvature",
+    defaultLearningRate: 1,
+    create: (o) => dampedNewton({ learningRate: o.learningRate }),
+  },
+  {
+    name: "gradient-regularized-newton",
+    title: "Gradient-regularized Newton",
+    paper:
+      'Mishchenko, "Regularized Newton Method with Global O(1/k²) Convergence", SIAM Journal on Optimization, 2023',
+    reference: "the paper's iteration with adaptive L (halving/doubling); no official defaults",
+    oracle: "hvp",
+    family: "curvature",
+    defaultLearningRate: 1,
+    create: (o) => gradientRegularizedNewton({ learningRate: o.learningRate }),
+  },
+  {
+    name: "saddle-free-newton",
+    title: "Saddle-free Newton (Krylov)",
+    paper:
+      'Dauphin, Pascanu, Gulcehre, Cho, Ganguli & Bengio, "Identifying and attacking the saddle point problem in high-dimensional non-convex optimization", NeurIPS 2014',
+    reference:
+      "the paper's Krylov-subspace algorithm (Lanczos from the gradient); no official code",
+    oracle: "hvp",
+    family: "curvature",
+    defaultLearningRate: 1,
+    create: (o) => saddleFreeNewton({ learningRate: o.learningRate }),
   },
   {
     name: "mfac",
