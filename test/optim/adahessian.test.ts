@@ -8,7 +8,7 @@ import { Optimizer } from "../../src/optim/optimizer.js";
 import type { Objective } from "../../src/oracles/objective.js";
 import { illConditionedQuadratic } from "../../src/oracles/problems/quadratic.js";
 import { rosenbrock } from "../../src/oracles/problems/rosenbrock.js";
-import type { DType, FloatArray } from "../../src/params/layout.js";
+import type { DType } from "../../src/params/layout.js";
 import { Layout } from "../../src/params/layout.js";
 import { ParamSet } from "../../src/params/paramset.js";
 import {
@@ -23,7 +23,7 @@ import {
   partStateWith,
   snapshotState,
 } from "../helpers/assertions.js";
-import { fillUniform } from "../helpers/inputs.js";
+import { coupledQuartic } from "../helpers/problems.js";
 import type { ReferenceAdaHessianOptions } from "../reference/adahessian.js";
 import { referenceAdaHessianInit, referenceAdaHessianStep } from "../reference/adahessian.js";
 
@@ -39,41 +39,6 @@ function curvatureLayout(dtype: DType): Layout {
     dtype,
   );
 }
-
-/**
- * f(x) = Σ a_i x_i²/2 + Σ x_i⁴/12 + (u·x)²/2: a coupled Hessian diag(a + x²) + u uᵀ that changes
- * with x, with its exact Hessian-vector product.
- */
-function coupledQuartic(layout: Layout): Objective {
-  const a = fillUniform(new Float64Array(layout.size), 21).map((r) => 1 + 0.5 * r);
-  const u = fillUniform(new Float64Array(layout.size), 22, 0.3);
-  const dot = (x: ArrayLike<number>) => {
-    let s = 0;
-    for (let i = 0; i < u.length; i++) s += u[i] * x[i];
-    return s;
-  };
-  const value = (x: FloatArray) => {
-    let f = 0.5 * dot(x) ** 2;
-    for (let i = 0; i < x.length; i++) f += 0.5 * a[i] * x[i] ** 2 + x[i] ** 4 / 12;
-    return f;
-  };
-  return {
-    name: "coupled-quartic",
-    layout,
-    value,
-    valueAndGrad(x, g) {
-      const ux = dot(x);
-      for (let i = 0; i < x.length; i++) g[i] = a[i] * x[i] + x[i] ** 3 / 3 + u[i] * ux;
-      return value(x);
-    },
-    hvp(x, v, out) {
-      const uv = dot(v);
-      for (let i = 0; i < x.length; i++) out[i] = (a[i] + x[i] * x[i]) * v[i] + u[i] * uv;
-    },
-    initialParams: () => fillUniform(layout.zeros(), 23, 2),
-  };
-}
-
 const stateOf = (opt: Optimizer) => partStateWith<AdaHessianState>(opt, "nu");
 
 const variants: { label: string; options: AdaHessianOptions; ref: ReferenceAdaHessianOptions }[] = [
@@ -133,8 +98,8 @@ describe("AdaHessian: the Optimizer path equals the per-tensor reference loop", 
   for (const { label, options, ref } of variants) {
     for (const dtype of ["float64", "float32"] as const) {
       it(`${label} (${dtype})`, async () => {
-        const f = coupledQuartic(curvatureLayout(dtype));
-        const g = coupledQuartic(curvatureLayout("float64"));
+        const f = coupledQuartic(curvatureLayout(dtype), 21);
+        const g = coupledQuartic(curvatureLayout("float64"), 21);
         const params = new ParamSet(f.layout, f.initialParams!());
         const expected = new ParamSet(g.layout, g.initialParams!());
         const opt = new Optimizer(params, adahessian(options));
@@ -162,7 +127,7 @@ describe("AdaHessian: the Optimizer path equals the per-tensor reference loop", 
 
 describe("AdaHessian probes", () => {
   it("are ±1 with both signs, fresh every step and set by the seed", async () => {
-    const f = coupledQuartic(curvatureLayout("float64"));
+    const f = coupledQuartic(curvatureLayout("float64"), 21);
     const seen: Float64Array[] = [];
     const recording: Objective = {
       ...f,
@@ -186,7 +151,7 @@ describe("AdaHessian probes", () => {
   });
 
   it("can be injected, and receive the 0-based step and each tensor's view", async () => {
-    const f = coupledQuartic(curvatureLayout("float64"));
+    const f = coupledQuartic(curvatureLayout("float64"), 21);
     const calls: string[] = [];
     const opt = new Optimizer(
       new ParamSet(f.layout, f.initialParams!()),
@@ -248,7 +213,7 @@ describe("AdaHessian validation and failures", () => {
   });
 
   it("needs an objective with an hvp oracle", async () => {
-    const f = coupledQuartic(curvatureLayout("float64"));
+    const f = coupledQuartic(curvatureLayout("float64"), 21);
     const withoutHvp: Objective = {
       name: f.name,
       layout: f.layout,
@@ -267,7 +232,7 @@ describe("AdaHessian validation and failures", () => {
   });
 
   it("throws on a non-finite Hessian-vector product and changes nothing", async () => {
-    const f = coupledQuartic(curvatureLayout("float64"));
+    const f = coupledQuartic(curvatureLayout("float64"), 21);
     let calls = 0;
     const faulty: Objective = {
       ...f,
@@ -297,7 +262,7 @@ describe("AdaHessian validation and failures", () => {
 describe("AdaHessian checkpoints", () => {
   it("resumes bit-exactly: k steps, save, load, n − k steps equals n steps", async () => {
     for (const dtype of ["float32", "float64"] as const) {
-      const f = coupledQuartic(curvatureLayout(dtype));
+      const f = coupledQuartic(curvatureLayout(dtype), 21);
       const options: AdaHessianOptions = { learningRate: 0.05, weightDecay: 0.01, seed: 9 };
       const straight = new Optimizer(
         new ParamSet(f.layout, f.initialParams!()),

@@ -7,7 +7,7 @@ import { oasis } from "../../src/optim/oasis.js";
 import { Optimizer } from "../../src/optim/optimizer.js";
 import type { Objective } from "../../src/oracles/objective.js";
 import { rosenbrock } from "../../src/oracles/problems/rosenbrock.js";
-import type { DType, FloatArray } from "../../src/params/layout.js";
+import type { FloatArray } from "../../src/params/layout.js";
 import { Layout } from "../../src/params/layout.js";
 import { ParamSet } from "../../src/params/paramset.js";
 import {
@@ -17,80 +17,15 @@ import {
   assertSameState,
   partStateWith,
 } from "../helpers/assertions.js";
+import { coupledQuartic, diagonalQuadratic, twoTensorLayout } from "../helpers/problems.js";
 import { fillUniform } from "../helpers/inputs.js";
 import { referenceOasisInit, referenceOasisStep } from "../reference/oasis.js";
-
-function twoTensorLayout(dtype: DType = "float64"): Layout {
-  return new Layout(
-    [
-      { name: "w", shape: [3, 4] },
-      { name: "b", shape: [5] },
-    ],
-    dtype,
-  );
-}
-
-/** f = Σ a_i (x_i − c_i)²/2, Hessian diag(a), f* = 0. */
-function diagonalQuadratic(layout: Layout, a: ArrayLike<number>, c: ArrayLike<number>): Objective {
-  const value = (x: FloatArray) => {
-    let f = 0;
-    for (let i = 0; i < x.length; i++) f += 0.5 * a[i] * (x[i] - c[i]) ** 2;
-    return f;
-  };
-  return {
-    name: "diagonal-quadratic",
-    layout,
-    value,
-    valueAndGrad(x, g) {
-      for (let i = 0; i < x.length; i++) g[i] = a[i] * (x[i] - c[i]);
-      return value(x);
-    },
-    hvp(_x, v, out) {
-      for (let i = 0; i < v.length; i++) out[i] = a[i] * v[i];
-    },
-    optimalValue: 0,
-    initialParams: () => fillUniform(layout.zeros(), 5, 2),
-  };
-}
-
-/** f = Σ a_i x_i²/2 + Σ x_i⁴/12 + (u·x)²/2: a coupled Hessian that changes with x. */
-function coupledQuartic(layout: Layout): Objective {
-  const a = fillUniform(new Float64Array(layout.size), 31).map((r) => 1 + 0.5 * r);
-  const u = fillUniform(new Float64Array(layout.size), 32, 0.3);
-  const dot = (x: ArrayLike<number>) => {
-    let s = 0;
-    for (let i = 0; i < u.length; i++) s += u[i] * x[i];
-    return s;
-  };
-  const value = (x: FloatArray) => {
-    let f = 0.5 * dot(x) ** 2;
-    for (let i = 0; i < x.length; i++) f += 0.5 * a[i] * x[i] ** 2 + x[i] ** 4 / 12;
-    return f;
-  };
-  return {
-    name: "coupled-quartic",
-    layout,
-    value,
-    valueAndGrad(x, g) {
-      const ux = dot(x);
-      for (let i = 0; i < x.length; i++) g[i] = a[i] * x[i] + x[i] ** 3 / 3 + u[i] * ux;
-      return value(x);
-    },
-    hvp(x, v, out) {
-      const uv = dot(v);
-      for (let i = 0; i < x.length; i++) out[i] = (a[i] + x[i] * x[i]) * v[i] + u[i] * uv;
-    },
-    optimalValue: 0,
-    initialParams: () => fillUniform(layout.zeros(), 33, 2),
-  };
-}
-
 const stateOf = (opt: Optimizer) => partStateWith<OasisState>(opt, "prevGrad");
 
 describe("OASIS", () => {
   for (const adaptive of [true, false]) {
     it(`matches the per-tensor reference loop (adaptive: ${adaptive})`, async () => {
-      const f = coupledQuartic(twoTensorLayout());
+      const f = coupledQuartic(twoTensorLayout(), 31);
       const options: OasisOptions = {
         learningRate: 0.3,
         adaptive,
@@ -130,7 +65,7 @@ describe("OASIS", () => {
     const layout = twoTensorLayout();
     const a = fillUniform(new Float64Array(layout.size), 7).map((r) => 1 + 3 * Math.abs(r));
     const c = fillUniform(new Float64Array(layout.size), 8);
-    const f = diagonalQuadratic(layout, a, c);
+    const f = diagonalQuadratic(layout, a, c, 5);
     const x0 = f.initialParams!();
     const error = (x: FloatArray, scale: number) =>
       Float64Array.from(x, (v, i) => scale * (x0[i] - c[i]) + c[i] + 0 * v);
@@ -164,7 +99,7 @@ describe("OASIS", () => {
 
   it("truncates the preconditioner at alpha", async () => {
     const layout = new Layout([{ name: "x", shape: [2] }], "float64");
-    const f = diagonalQuadratic(layout, Float64Array.of(1e-3, 2), Float64Array.of(0, 0));
+    const f = diagonalQuadratic(layout, Float64Array.of(1e-3, 2), Float64Array.of(0, 0), 5);
     const params = new ParamSet(layout, Float64Array.of(1, 1));
     const opt = new Optimizer(params, oasis({ learningRate: 0.5, alpha: 0.1, adaptive: false }));
     await opt.step(f);
@@ -174,7 +109,7 @@ describe("OASIS", () => {
 
   it("converges on a parabola and on the 2-D Rosenbrock function", async () => {
     const layout = new Layout([{ name: "x", shape: [1] }], "float64");
-    const parabola = diagonalQuadratic(layout, Float64Array.of(4), Float64Array.of(3));
+    const parabola = diagonalQuadratic(layout, Float64Array.of(4), Float64Array.of(3), 5);
     const p = new ParamSet(layout, Float64Array.of(-5));
     const optP = new Optimizer(p, oasis());
     for (let k = 0; k < 5; k++) await optP.step(parabola);
@@ -200,7 +135,7 @@ describe("OASIS", () => {
   });
 
   it("needs an objective with an hvp oracle", async () => {
-    const f = coupledQuartic(twoTensorLayout());
+    const f = coupledQuartic(twoTensorLayout(), 31);
     const withoutHvp: Objective = {
       name: f.name,
       layout: f.layout,
@@ -220,7 +155,7 @@ describe("OASIS", () => {
   it("resumes bit-exactly: k steps, save, load, n − k steps equals n steps", async () => {
     for (const dtype of ["float32", "float64"] as const) {
       for (const adaptive of [true, false]) {
-        const f = coupledQuartic(twoTensorLayout(dtype));
+        const f = coupledQuartic(twoTensorLayout(dtype), 31);
         const options: OasisOptions = { learningRate: 0.5, adaptive, seed: 9 };
         const straight = new Optimizer(new ParamSet(f.layout, f.initialParams!()), oasis(options));
         for (let i = 0; i < 9; i++) await straight.step(f);

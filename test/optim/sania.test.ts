@@ -7,7 +7,6 @@ import type { SaniaOptions, SaniaPreconditioner, SaniaState } from "../../src/op
 import { sania } from "../../src/optim/sania.js";
 import type { Objective } from "../../src/oracles/objective.js";
 import { rosenbrock } from "../../src/oracles/problems/rosenbrock.js";
-import type { DType, FloatArray } from "../../src/params/layout.js";
 import { Layout } from "../../src/params/layout.js";
 import { ParamSet } from "../../src/params/paramset.js";
 import {
@@ -17,80 +16,16 @@ import {
   assertSameState,
   partStateWith,
 } from "../helpers/assertions.js";
+import { coupledQuartic, diagonalQuadratic, twoTensorLayout } from "../helpers/problems.js";
 import { fillUniform } from "../helpers/inputs.js";
 import { referenceSaniaInit, referenceSaniaStep } from "../reference/sania.js";
-
-function twoTensorLayout(dtype: DType = "float64"): Layout {
-  return new Layout(
-    [
-      { name: "w", shape: [3, 4] },
-      { name: "b", shape: [5] },
-    ],
-    dtype,
-  );
-}
-
-/** f = Σ a_i (x_i − c_i)²/2, Hessian diag(a), f* = 0. */
-function diagonalQuadratic(layout: Layout, a: ArrayLike<number>, c: ArrayLike<number>): Objective {
-  const value = (x: FloatArray) => {
-    let f = 0;
-    for (let i = 0; i < x.length; i++) f += 0.5 * a[i] * (x[i] - c[i]) ** 2;
-    return f;
-  };
-  return {
-    name: "diagonal-quadratic",
-    layout,
-    value,
-    valueAndGrad(x, g) {
-      for (let i = 0; i < x.length; i++) g[i] = a[i] * (x[i] - c[i]);
-      return value(x);
-    },
-    hvp(_x, v, out) {
-      for (let i = 0; i < v.length; i++) out[i] = a[i] * v[i];
-    },
-    optimalValue: 0,
-  };
-}
-
-/** f = Σ a_i x_i²/2 + Σ x_i⁴/12 + (u·x)²/2 (f* = 0): a coupled Hessian that changes with x. */
-function coupledQuartic(layout: Layout): Objective {
-  const a = fillUniform(new Float64Array(layout.size), 41).map((r) => 1 + 0.5 * r);
-  const u = fillUniform(new Float64Array(layout.size), 42, 0.3);
-  const dot = (x: ArrayLike<number>) => {
-    let s = 0;
-    for (let i = 0; i < u.length; i++) s += u[i] * x[i];
-    return s;
-  };
-  const value = (x: FloatArray) => {
-    let f = 0.5 * dot(x) ** 2;
-    for (let i = 0; i < x.length; i++) f += 0.5 * a[i] * x[i] ** 2 + x[i] ** 4 / 12;
-    return f;
-  };
-  return {
-    name: "coupled-quartic",
-    layout,
-    value,
-    valueAndGrad(x, g) {
-      const ux = dot(x);
-      for (let i = 0; i < x.length; i++) g[i] = a[i] * x[i] + x[i] ** 3 / 3 + u[i] * ux;
-      return value(x);
-    },
-    hvp(x, v, out) {
-      const uv = dot(v);
-      for (let i = 0; i < x.length; i++) out[i] = (a[i] + x[i] * x[i]) * v[i] + u[i] * uv;
-    },
-    optimalValue: 0,
-    initialParams: () => fillUniform(layout.zeros(), 43, 2),
-  };
-}
-
 const stateOf = (opt: Optimizer) => partStateWith<SaniaState>(opt, "precond");
 const KINDS: SaniaPreconditioner[] = ["hutchinson", "adamSqr", "adagradSqr", "identity"];
 
 describe("SANIA", () => {
   for (const preconditioner of KINDS) {
     it(`matches the per-tensor reference loop (${preconditioner})`, async () => {
-      const f = coupledQuartic(twoTensorLayout());
+      const f = coupledQuartic(twoTensorLayout(), 41);
       const fStar = -0.05;
       const params = new ParamSet(f.layout, f.initialParams!());
       const opt = new Optimizer(
@@ -280,7 +215,7 @@ describe("SANIA", () => {
   it("resumes bit-exactly: k steps, save, load, n − k steps equals n steps", async () => {
     for (const dtype of ["float32", "float64"] as const) {
       for (const preconditioner of KINDS) {
-        const f = coupledQuartic(twoTensorLayout(dtype));
+        const f = coupledQuartic(twoTensorLayout(dtype), 41);
         const options: SaniaOptions = { preconditioner, eps: 1, seed: 9 };
         const straight = new Optimizer(new ParamSet(f.layout, f.initialParams!()), sania(options));
         for (let i = 0; i < 9; i++) await straight.step(f);
