@@ -26,8 +26,13 @@ import { aegdDirection } from "../kernels/aegd.js";
 import type { FloatArray, Layout, Selector } from "../params/layout.js";
 import type { Hyper } from "./hyper.js";
 import { valueAt } from "./hyper.js";
-import { addDecayedWeights, checkLearningRate, scaleByLearningRate } from "./primitives.js";
-import type { ChainTransform, GradientTransform, State, StepContext } from "./transform.js";
+import {
+  addDecayedWeights,
+  checkLearningRate,
+  requireLoss,
+  scaleByLearningRate,
+} from "./primitives.js";
+import type { ChainTransform, GradientTransform, State } from "./transform.js";
 import { chain } from "./transform.js";
 import { checkBoolean, checkHyper, checkKnownOptions, checkNumber } from "./validate.js";
 
@@ -49,20 +54,6 @@ export interface AegdState extends State {
   count: number;
   /** r, the energy per coordinate (set to √(f(θ_0) + c) at the first step). */
   energy: FloatArray;
-}
-
-/** Reads and checks the loss a step needs; throws before any state changes. */
-export function requireLoss(owner: string, ctx: StepContext): number {
-  const loss = ctx.loss;
-  if (typeof loss !== "number" || !Number.isFinite(loss)) {
-    throw new InvalidArgumentError(
-      owner,
-      "loss",
-      loss,
-      "the finite value f(θ) at the current parameters, which this optimizer needs besides the gradient; drive it with opt.step(objective), or put the loss in the step context",
-    );
-  }
-  return loss;
 }
 
 /**

@@ -4,7 +4,7 @@
  * non-finite gradients before any state changes, and fuses the affine tail of a chain (learning
  * rate, decoupled weight decay) into a single pass that writes the parameters.
  */
-import { InvalidArgumentError, NonFiniteError } from "../errors.js";
+import { NonFiniteError } from "../errors.js";
 import { axpby, firstNonFinite, zeroNonFinite } from "../kernels/apply.js";
 import type { FloatArray } from "../params/layout.js";
 import type { ParamSet } from "../params/paramset.js";
@@ -183,19 +183,5 @@ export class Optimizer {
     }
     this.count++;
     return { loss: ctx.loss, skipped: false };
-  }
-
-  /** Replaces the transform state (e.g. after loading a checkpoint); checks its structure. */
-  loadState(state: State, count: number): void {
-    if (!Number.isInteger(count) || count < 0) {
-      throw new InvalidArgumentError(
-        "Optimizer.loadState",
-        "count",
-        count,
-        "a non-negative integer",
-      );
-    }
-    this.state = state;
-    this.count = count;
   }
 }

@@ -26,7 +26,7 @@
  */
 import { InvalidArgumentError } from "../errors.js";
 import { scaleInPlace, sumOfSquares } from "../kernels/polyak.js";
-import { requireLoss } from "./aegd.js";
+import { requireLoss } from "./primitives.js";
 import type { Hyper } from "./hyper.js";
 import { valueAt } from "./hyper.js";
 import type { ChainTransform, GradientTransform, State } from "./transform.js";

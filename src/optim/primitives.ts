@@ -3,10 +3,11 @@
  * constant scaling and sign flip for maximization. The affine ones are fused by the
  * {@link Optimizer} into the parameter write.
  */
+import { InvalidArgumentError } from "../errors.js";
 import type { Hyper } from "./hyper.js";
 import { valueAt } from "./hyper.js";
 import type { Layout, Selector } from "../params/layout.js";
-import type { GradientTransform, State } from "./transform.js";
+import type { GradientTransform, State, StepContext } from "./transform.js";
 import { affineTransform } from "./transform.js";
 import { checkHyper, checkNumber } from "./validate.js";
 
@@ -127,4 +128,18 @@ export function checkLearningRate(owner: string, learningRate: unknown): Hyper {
 /** Validates an exponential-decay rate β ∈ [0, 1). */
 export function checkBeta(owner: string, parameter: string, beta: unknown): number {
   return checkNumber(owner, parameter, beta, { min: 0, below: 1 });
+}
+
+/** Reads and checks the loss a step needs; throws before any state changes. */
+export function requireLoss(owner: string, ctx: StepContext): number {
+  const loss = ctx.loss;
+  if (typeof loss !== "number" || !Number.isFinite(loss)) {
+    throw new InvalidArgumentError(
+      owner,
+      "loss",
+      loss,
+      "the finite value f(θ) at the current parameters, which this optimizer needs besides the gradient; drive it with opt.step(objective), or put the loss in the step context",
+    );
+  }
+  return loss;
 }

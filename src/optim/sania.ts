@@ -37,7 +37,7 @@ import { drawProbe } from "../curvature/hutchinson.js";
 import { sumOfSquares, scaleInPlace } from "../kernels/polyak.js";
 import { saniaAccumulate, saniaDualSquaredNorm, saniaStep } from "../kernels/sania.js";
 import type { FloatArray, Layout } from "../params/layout.js";
-import { requireLoss } from "./aegd.js";
+import { requireLoss } from "./primitives.js";
 import type { FlatProbeSource } from "./oasis.js";
 import { assertFiniteHvp, stepHvp } from "./oasis.js";
 import { checkBeta } from "./primitives.js";

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { formatValue } from "../../src/errors.js";
+import { restoreOptimizer, serializeOptimizer } from "../../src/optim/checkpoint.js";
 import { Optimizer } from "../../src/optim/optimizer.js";
 import type { RandomScalingOptions, RandomScalingState } from "../../src/optim/randomScaling.js";
 import { randomScaling } from "../../src/optim/randomScaling.js";
@@ -154,9 +155,9 @@ describe("random scaling: determinism", () => {
     const first = new ParamSet(f.layout, f.initialParams!());
     const before = new Optimizer(first, make());
     for (let i = 0; i < 12; i++) await before.step(f);
-    const saved = structuredClone(before.state);
-    const resumed = new Optimizer(first.clone(), make());
-    resumed.loadState(saved, before.count);
+    const saved = serializeOptimizer(before, { includeParams: true });
+    const resumed = new Optimizer(new ParamSet(f.layout), make());
+    restoreOptimizer(resumed, saved, { includeParams: true });
     for (let i = 12; i < 30; i++) await resumed.step(f);
     for (let i = 0; i < 2; i++) assert.ok(Object.is(resumed.params.data[i], straight.data[i]));
   });
