@@ -42,7 +42,7 @@ export class Optimizer {
   readonly params: ParamSet;
   /** The transform (usually a chain) producing each step. */
   readonly transform: GradientTransform;
-  /** The transform's state; replace it only with {@link Optimizer.loadState}. */
+  /** The transform's state; to restore a saved one use `restoreOptimizer` (src/optim/checkpoint.ts). */
   state: State;
   /** Number of steps applied (skipped steps excluded). */
   count = 0;
