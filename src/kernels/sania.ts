@@ -1,6 +1,6 @@
 /**
  * SANIA's kernels over flat buffers: the diagonal preconditioner averages and the
- * preconditioned Polyak step. A preconditioner entry is read as `max(|b_i| / bc, floor)`, with
+ * SANIA step −γ·B⁻¹g. A preconditioner entry is read as `max(|b_i| / bc, floor)`, with
  * `bc` the bias correction; an entry that reads 0 (possible only with `floor = 0`) marks a
  * coordinate whose gradient has always been 0, and contributes nothing.
  */

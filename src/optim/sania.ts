@@ -1,36 +1,50 @@
 /**
- * SANIA: the Polyak step size with a diagonal preconditioner, which makes it scale invariant.
+ * SANIA: a Polyak-type step that solves a second-order model of the loss for its root, with a
+ * diagonal preconditioner that makes it scale invariant.
  *
  * Abdukhakimov, Xiang, Kamzolov, Gower & Takáč, "SANIA: Polyak-type Optimization Framework
- * Leads to Scale Invariant Stochastic Algorithms", arXiv:2312.17369, 2023.
+ * Leads to Scale Invariant Stochastic Algorithms", arXiv:2312.17369, 2023 (§3, the SANIA
+ * update; official code: the authors' `SANIA`, `SANIA_AdamSQR` and `SANIA_AdagradSQR` classes).
  *
- * The step is the B-closest point on the linearization's level set f* (the f* = 0 case of the
- * paper, with the gap f − f* in place of f):
+ * The step is the B-closest point where the quadratic model of the loss gap reaches 0 (the
+ * paper's f* = 0 with the gap f − f* in place of f):
  *
- *     w_{t+1} = argmin ‖w − w_t‖²_B  s.t.  f + gᵀ(w − w_t) = f*
- *             = w_t − (f − f*) / ‖g‖²_{B⁻¹} · B⁻¹g,          ‖g‖²_{B⁻¹} = gᵀB⁻¹g
+ *     w_{t+1} = argmin ‖w − w_t‖²_B  s.t.  (f − f*) + gᵀ(w − w_t) + ½‖w − w_t‖²_B = 0
  *
- * with a diagonal B_t chosen by `preconditioner`:
+ * The minimizer lies on the ray w_t − γ·B⁻¹g, where (f − f*) − γ·N + ½γ²·N = 0 with
+ * N = ‖g‖²_{B⁻¹} = gᵀB⁻¹g:
+ *
+ *     γ = 1 − √(1 − 2(f − f*)/N)      if 2(f − f*) ≤ N
+ *     γ = 1                           otherwise (no root: the model's minimizer, a Newton step)
+ *
+ * computed as x / (1 + √(1 − x)) with x = 2(f − f*)/N, which is the same number without the
+ * cancellation of 1 − √(1 − x) when the gap is small next to N. With B equal to the Hessian of
+ * a quadratic, N = 2(f − f*) and γ = 1: one exact Newton step. (The earlier preconditioned
+ * Polyak step, PSPS, takes the linear model instead and γ = (f − f*)/N.)
+ *
+ * The diagonal B_t is chosen by `preconditioner`:
  *
  *     "hutchinson"  D_t = β·D_{t−1} + (1−β)·z ⊙ Hz,  B_t = max(|D_t| / (1−β^t), α)   (AdaHessian-like)
  *     "adamSqr"     v_t = β·v_{t−1} + (1−β)·g ⊙ g,   B_t = max(v_t / (1−β^t), ε)     (Adam-SQR)
  *     "adagradSqr"  v_t = v_{t−1} + g ⊙ g,           B_t = max(v_t, ε)               (AdaGrad-SQR)
- *     "identity"    B_t = I                                                      (the Polyak step)
+ *     "identity"    B_t = I
  *
  * "SQR": the squared-gradient averages are used without the square root Adam and AdaGrad take;
  * that is what makes the step invariant to a rescaling w = V w̃ of the coordinates (B scales
- * as V², so the iterates map onto each other exactly). The step is unchanged by a constant
- * factor in B, so the bias correction matters only against the floors α and ε. Entries of B
- * that read 0 (ε = 0 and a gradient coordinate that has always been 0) are skipped. The step is
- * 0 when f ≤ f* or ‖g‖_{B⁻¹} = 0, so a wrong f* never turns it into ascent.
+ * as V², N and ‖·‖_B are unchanged, so the iterates map onto each other exactly). Entries of B
+ * that read 0 (ε = 0 and a gradient coordinate that has always been 0) are skipped. The step
+ * is 0 when f ≤ f* or N = 0, so a wrong f* never turns it into ascent.
  *
  * f* comes from `optimalValue`, else from the objective's `optimalValue`; f from the step
  * context (`opt.step(objective)`). Hutchinson probes: probe of update t (0-based count) is the
  * Rademacher sequence of stream t of `seed` (src/random); `probes` replaces them. The transform
  * returns the signed step: chain nothing after it that expects a direction.
  *
- * Defaults: Hutchinson preconditioner, β = 0.999 (as AdaHessian and Adam), α = 1e-5 (as
- * OASIS), ε = 0 (the paper's formula).
+ * Defaults: Hutchinson preconditioner, β = 0.999 (the official Adam-SQR class, as AdaHessian and
+ * Adam), α = 1e-5 (as OASIS), ε = 0: the paper's formula. The official PyTorch classes floor the
+ * squared-gradient average at ε = 0.1 (their default), which bounds the step where gradients are
+ * tiny but is not scale invariant; pass `eps: 0.1` to reproduce them. Their learning-rate factor
+ * (default 1) is left out: chain `scale(lr)` after SANIA for it.
  */
 import { InvalidArgumentError } from "../errors.js";
 import { drawProbe } from "../curvature/hutchinson.js";
@@ -72,7 +86,7 @@ export interface SaniaState extends State {
   count: number;
   /** The running average behind B (unused by `"identity"`). */
   precond: FloatArray;
-  /** (f − f*) / ‖g‖²_{B⁻¹} of the last update (for monitoring). */
+  /** The factor γ of the last update, in [0, 1] (for monitoring). */
   stepSize: number;
 }
 
@@ -112,7 +126,18 @@ interface Scratch {
 }
 
 /**
- * Turns the gradient into SANIA's signed step `−(f − f*)/‖g‖²_{B⁻¹} · B⁻¹g`. Needs `ctx.loss`,
+ * SANIA's factor γ for a loss gap `gap` = f − f* and `squaredNorm` N = ‖g‖²_{B⁻¹}: the root
+ * 1 − √(1 − 2·gap/N) of the quadratic model when it has one, else 1; 0 when there is nothing to
+ * descend (gap ≤ 0 or N = 0).
+ */
+export function saniaStepSize(gap: number, squaredNorm: number): number {
+  if (!(gap > 0) || !(squaredNorm > 0)) return 0;
+  const x = (2 * gap) / squaredNorm;
+  return x >= 1 ? 1 : x / (1 + Math.sqrt(1 - x));
+}
+
+/**
+ * Turns the gradient into SANIA's signed step `−γ·B⁻¹g` (see {@link saniaStepSize}). Needs `ctx.loss`,
  * f* from the options or `ctx.objective`, and with the Hutchinson preconditioner one
  * Hessian-vector product per update.
  */
@@ -167,13 +192,11 @@ export function scaleBySania(options: SaniaOptions = {}): GradientTransform<Sani
       }
       const gap = loss - fStar;
       if (preconditioner === "identity") {
-        const squaredNorm = sumOfSquares(u);
-        const step = squaredNorm > 0 && gap > 0 ? gap / squaredNorm : 0;
+        const step = saniaStepSize(gap, sumOfSquares(u));
         scaleInPlace(u, -step);
         state.stepSize = step;
       } else {
-        const squaredNorm = saniaDualSquaredNorm(u, state.precond, bc, floor);
-        const step = squaredNorm > 0 && gap > 0 ? gap / squaredNorm : 0;
+        const step = saniaStepSize(gap, saniaDualSquaredNorm(u, state.precond, bc, floor));
         saniaStep(u, state.precond, bc, floor, step);
         state.stepSize = step;
       }
@@ -183,7 +206,8 @@ export function scaleBySania(options: SaniaOptions = {}): GradientTransform<Sani
 }
 
 /**
- * SANIA (Abdukhakimov et al., 2023): the preconditioned Polyak step, Hutchinson (needs an
+ * SANIA (Abdukhakimov et al., 2023): the root of a preconditioned second-order model of the
+ * loss gap, with Hutchinson (needs an
  * objective with an `hvp` oracle), Adam-SQR, AdaGrad-SQR or identity preconditioning.
  * @example `new Optimizer(params, sania({ preconditioner: "adamSqr", optimalValue: 0 }))`
  */

@@ -63,36 +63,58 @@ describe("SANIA", () => {
     const f = diagonalQuadratic(layout, a, c);
     const x0 = fillUniform(layout.zeros(), 9, 2);
 
-    // Hutchinson: B = a exactly, ‖g‖²_{B⁻¹} = Σ a e² = 2f, so the step is e ← e − ½ e.
+    // Hutchinson: B = a exactly, N = ‖g‖²_{B⁻¹} = Σ a e² = 2f, so 2f ≤ N with equality, γ = 1,
+    // and the step −B⁻¹g = −e is Newton's: the minimizer in one step. At the discriminant's zero
+    // a rounding δ of 2f/N moves γ by √δ, so the tolerance is √ε-sized.
     const params = new ParamSet(layout, x0.slice());
     const opt = new Optimizer(params, sania());
-    for (let k = 1; k <= 6; k++) {
-      await opt.step(f);
-      const expected = Float64Array.from(x0, (x, i) => c[i] + 0.5 ** k * (x - c[i]));
-      assertClose(params.data, expected, 1e-12, `hutchinson w_${k}`);
-      assert.ok(Math.abs(stateOf(opt).stepSize - 0.5) < 1e-13);
-    }
+    await opt.step(f);
+    assertClose(params.data, c, 1e-7, "hutchinson w_1", { floor: 1 });
+    assert.ok(Math.abs(stateOf(opt).stepSize - 1) < 1e-7);
 
-    // Adam-SQR, first step: B = g² (bias-corrected), so B⁻¹g = 1/g, ‖g‖²_{B⁻¹} = n and
-    // w_1 = w_0 − (f/n)/g elementwise.
+    // γ = 1 − √(1 − 2f/N) when 2f ≤ N, else 1 (the root of f − γN + ½γ²N = 0, or none).
+    const gammaOf = (gap: number, n: number) =>
+      2 * gap <= n ? 1 - Math.sqrt(1 - (2 * gap) / n) : 1;
+
+    // Adam-SQR, first step: B = g² (bias-corrected), so B⁻¹g = 1/g, N = n and
+    // w_1 = w_0 − γ/g elementwise.
     const adamParams = new ParamSet(layout, x0.slice());
     const adam = new Optimizer(adamParams, sania({ preconditioner: "adamSqr" }));
     await adam.step(f);
     const f0 = await f.value(x0);
-    const expected = Float64Array.from(x0, (x, i) => x - f0 / layout.size / (a[i] * (x - c[i])));
+    const gammaAdam = gammaOf(f0, layout.size);
+    const expected = Float64Array.from(x0, (x, i) => x - gammaAdam / (a[i] * (x - c[i])));
     assertClose(adamParams.data, expected, 1e-12, "adamSqr w_1");
 
-    // Identity: the Polyak step (f − f*)/‖g‖² · g.
-    const polyakParams = new ParamSet(layout, x0.slice());
-    await new Optimizer(polyakParams, sania({ preconditioner: "identity" })).step(f);
+    // Identity: B = I, N = ‖g‖², step −γ·g.
+    const identityParams = new ParamSet(layout, x0.slice());
+    await new Optimizer(identityParams, sania({ preconditioner: "identity" })).step(f);
     const g = Float64Array.from(x0, (x, i) => a[i] * (x - c[i]));
     const gg = g.reduce((s, v) => s + v * v, 0);
+    const gammaIdentity = gammaOf(f0, gg);
     assertClose(
-      polyakParams.data,
-      Float64Array.from(x0, (x, i) => x - (f0 / gg) * g[i]),
+      identityParams.data,
+      Float64Array.from(x0, (x, i) => x - gammaIdentity * g[i]),
       1e-12,
       "identity w_1",
     );
+  });
+
+  it("takes the model's minimizer (γ = 1) when its quadratic model has no root", async () => {
+    // f = ½·4(x − 3)² + 10 with f* = 0: from x = 4, f = 12, g = 4, N = 16 < 2f = 24: no root.
+    const layout = new Layout([{ name: "x", shape: [1] }], "float64");
+    const base = diagonalQuadratic(layout, [4], [3]);
+    const shifted: Objective = {
+      name: "shifted",
+      layout,
+      value: (x) => (base.value(x) as number) + 10,
+      valueAndGrad: (x, g) => (base.valueAndGrad!(x, g) as number) + 10,
+    };
+    const p = new ParamSet(layout, Float64Array.of(4));
+    const opt = new Optimizer(p, sania({ preconditioner: "identity", optimalValue: 0 }));
+    await opt.step(shifted);
+    assert.equal(stateOf(opt).stepSize, 1);
+    assert.deepEqual(Array.from(p.data), [0]);
   });
 
   it("is scale invariant: rescaled coordinates give the rescaled iterates", async () => {
@@ -120,7 +142,12 @@ describe("SANIA", () => {
         await optX.step(f);
         await optY.step(fScaled);
         const mapped = y.data.map((v, i) => v * scale[i]);
-        assertClose(mapped, x.data, 1e-10, `${preconditioner}: V·x̃_${k} vs x_${k}`);
+        // With the exact Hessian diagonal (Hutchinson on a diagonal quadratic) γ sits at the
+        // discriminant's zero, where rounding moves it by √ε.
+        const tolerance = preconditioner === "hutchinson" ? 1e-7 : 1e-10;
+        assertClose(mapped, x.data, tolerance, `${preconditioner}: V·x̃_${k} vs x_${k}`, {
+          floor: preconditioner === "hutchinson" ? 1 : 0,
+        });
       }
     }
     // The unpreconditioned Polyak step is not: the same check fails.
@@ -138,17 +165,31 @@ describe("SANIA", () => {
   it("converges on a parabola and on the 2-D Rosenbrock function", async () => {
     const layout = new Layout([{ name: "x", shape: [1] }], "float64");
     const parabola = diagonalQuadratic(layout, [4], [3]);
-    for (const preconditioner of KINDS) {
+    // Steps the method needs from x = −5 (the SQR averages start from the first, large gradient,
+    // so Adam-SQR's B⁻¹g is small until the average forgets it).
+    const budget = { hutchinson: 1, identity: 60, adamSqr: 1500 } as const;
+    for (const preconditioner of ["hutchinson", "identity", "adamSqr"] as const) {
       const p = new ParamSet(layout, Float64Array.of(-5));
       const opt = new Optimizer(p, sania({ preconditioner }));
-      for (let k = 0; k < 60; k++) await opt.step(parabola);
-      assert.ok(Math.abs(p.data[0] - 3) < 1e-12, `${preconditioner} parabola: ${p.data[0]}`);
+      for (let k = 0; k < budget[preconditioner]; k++) await opt.step(parabola);
+      assert.ok(Math.abs(p.data[0] - 3) < 1e-11, `${preconditioner} parabola: ${p.data[0]}`);
+    }
+    // AdaGrad-SQR's B is the running sum of g², so its steps shrink like 1/Σg²: it descends
+    // every step but slowly.
+    const p = new ParamSet(layout, Float64Array.of(-5));
+    const opt = new Optimizer(p, sania({ preconditioner: "adagradSqr" }));
+    let previous = await parabola.value(p.data);
+    for (let k = 0; k < 200; k++) {
+      await opt.step(parabola);
+      const value = await parabola.value(p.data);
+      assert.ok(value < previous, `adagradSqr parabola step ${k + 1}: ${value} ≥ ${previous}`);
+      previous = value;
     }
     const r = rosenbrock();
-    for (const preconditioner of ["hutchinson", "adamSqr", "adagradSqr"] as const) {
+    for (const preconditioner of ["hutchinson", "adamSqr"] as const) {
       const x = new ParamSet(r.layout, r.initialParams!());
       const opt = new Optimizer(x, sania({ preconditioner, seed: 3 }));
-      for (let k = 0; k < 2000; k++) await opt.step(r);
+      for (let k = 0; k < 12000; k++) await opt.step(r);
       const value = await r.value(x.data);
       assert.ok(value < 1e-12, `${preconditioner} rosenbrock f = ${value}`);
       assertClose(x.data, [1, 1], 1e-5, `${preconditioner} rosenbrock minimizer`);

@@ -1,4 +1,5 @@
-// Ground truth for the fused SANIA path: the preconditioned Polyak step written plainly, one
+// Ground truth for the fused SANIA path: the root of the preconditioned quadratic model written
+// plainly, one
 // tensor and one element at a time in float64, probes from the scalar Rademacher sampler.
 import { rademacher } from "../../src/random/distributions.js";
 import type { Layout } from "../../src/params/layout.js";
@@ -63,7 +64,12 @@ export function referenceSaniaStep(
       const e = entry(ts.name, i);
       if (e > 0) norm += g[ts.offset + i] ** 2 / e;
     }
-  const gamma = norm > 0 && f > o.fStar ? (f - o.fStar) / norm : 0;
+  // The paper's closed form, as written: γ = 1 − √(1 − 2(f − f*)/N), or 1 when there is no root.
+  let gamma = 0;
+  if (norm > 0 && f > o.fStar) {
+    const discriminant = 1 - (2 * (f - o.fStar)) / norm;
+    gamma = discriminant > 0 ? 1 - Math.sqrt(discriminant) : 1;
+  }
   for (const ts of layout.tensors)
     for (let i = 0; i < ts.size; i++) {
       const e = entry(ts.name, i);
