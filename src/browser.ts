@@ -11,6 +11,7 @@ export * from "./errors.js";
 // Parameters
 export * from "./params/layout.js";
 export * from "./params/paramset.js";
+export * from "./params/safetensors.js";
 
 // Oracles and problems
 export * from "./oracles/objective.js";

@@ -32,14 +32,11 @@ import {
   writeReport,
   writeResults,
 } from "../report/write.js";
+import { EXIT_INTERRUPTED, EXIT_USAGE, UsageError, parseInteger, parsePositive } from "./args.js";
 import type { ProgressOutput } from "./progress.js";
 import { BenchProgress } from "./progress.js";
 
-/** Exit status of a command-line mistake (bad option, unknown name). */
-export const EXIT_USAGE = 2;
-
-/** Exit status after an interruption (as for SIGINT). */
-export const EXIT_INTERRUPTED = 130;
+export { EXIT_INTERRUPTED, EXIT_USAGE, UsageError } from "./args.js";
 
 /**
  * results.json is rewritten after a run unless the last write was less than this many times its
@@ -61,14 +58,6 @@ export interface CliIo {
   readonly problems?: readonly BenchProblem[];
   /** The current date (for the report's name and record). */
   readonly date?: () => Date;
-}
-
-/** A mistake on the command line; its message is shown with a pointer to `--help`. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
 }
 
 function wrap(words: readonly string[], indent: string, width = 78): string {
@@ -182,28 +171,6 @@ function parseList(option: string, text: string, all: readonly string[]): string
     .filter((s) => s.length > 0);
   if (names.length === 0) throw new UsageError(`--${option} needs at least one name`);
   return names.length === 1 && names[0] === "all" ? [...all] : names;
-}
-
-function parseInteger(option: string, text: string, min: number, max: number): number {
-  const trimmed = text.trim();
-  const value = /^-?\d+$/.test(trimmed) ? Number(trimmed) : Number.NaN;
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new UsageError(
-      `--${option} must be an integer in [${min}, ${max}], got ${JSON.stringify(text)}`,
-    );
-  }
-  return value;
-}
-
-function parsePositive(option: string, text: string): number {
-  const parts = text.trim().split("/");
-  const numbers = parts.map((p) => (/^\d*\.?\d+(e[+-]?\d+)?$/i.test(p.trim()) ? Number(p) : NaN));
-  const value =
-    parts.length === 1 ? numbers[0] : parts.length === 2 ? numbers[0] / numbers[1] : NaN;
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new UsageError(`--${option} needs positive numbers, got ${JSON.stringify(text)}`);
-  }
-  return value;
 }
 
 function parseRates(text: string): Record<string, number> {

@@ -4,11 +4,14 @@
  */
 import { Writable } from "node:stream";
 import { packageVersion } from "../report/write.js";
+import { EXIT_USAGE } from "./args.js";
 import type { CliIo } from "./bench.js";
-import { EXIT_USAGE, benchCommand, benchHelp } from "./bench.js";
+import { benchCommand, benchHelp } from "./bench.js";
+import { curvatureCommand, curvatureHelp } from "./curvature.js";
+import { trainCommand, trainHelp } from "./train.js";
 
 /** The commands, for messages. */
-const COMMANDS = ["bench", "reproduce", "help"];
+const COMMANDS = ["bench", "train", "curvature", "reproduce", "help"];
 
 /** The text of `descend --help`. */
 export function mainHelp(): string {
@@ -24,6 +27,12 @@ Commands:
              transformer, or your own CSV data) with a learning-rate sweep and several seeds;
              show progress, print a summary table and write a report directory with
              results.json, index.html and PNG figures; "npm start" runs the quick suite
+  train      run one optimizer on one problem and write the trained parameters, with the
+             optimizer's state, to a safetensors checkpoint
+  curvature  measure a problem's Hessian at a checkpoint or its initial point: loss, gradient
+             norm, Hessian trace (Hutchinson, with its standard error), top eigenvalue or
+             "sharpness" (Lanczos or power iteration, with its residual), smallest Ritz value,
+             and the edge-of-stability threshold 2/η
   reproduce  reproduce a paper's headline claim at small scale (descend reproduce --help)
 
 Options:
@@ -41,6 +50,27 @@ Options of descend bench (details: descend bench --help):
       --data FILE           benchmark on your own CSV file
       --out DIR             report directory (default: reports/<UTC timestamp>)
       --compare A B         compare two results.json files
+
+Options of descend train (details: descend train --help):
+  -p, --problem NAME        the problem
+  -o, --optimizer NAME      the optimizer
+  -n, --steps N             steps (default: the problem's own)
+  -s, --seed S              seed of the problem and the optimizer (default 0)
+      --learning-rate η     learning rate (default: the one tuned for the problem)
+      --out FILE            the checkpoint to write
+
+Options of descend curvature (details: descend curvature --help):
+  -p, --problem NAME        the problem (one with Hessian-vector products)
+  -c, --checkpoint FILE     the parameters (default: the problem's initial point)
+  -s, --seed S              seed of the problem and of the probes (default 0)
+      --probes N            Hutchinson probes for the trace (default 100)
+      --distribution D      rademacher (default) or gaussian probes
+  -m, --method M            lanczos (default) or power
+  -k, --iterations K        Lanczos steps (default 20) or most power iterations (default 100)
+      --tolerance T         relative tolerance of power iteration (default 1e-6)
+      --learning-rate η     also print the edge-of-stability threshold 2/η
+      --batch B             the minibatch of step B, for stochastic problems (default 0)
+      --json                print the results as JSON
 `;
 }
 
@@ -89,6 +119,8 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
       return 0;
     case "help":
       if (rest[0] === "bench") io.stdout.write(benchHelp(io.catalog, io.problems));
+      else if (rest[0] === "train") io.stdout.write(trainHelp(io.catalog, io.problems));
+      else if (rest[0] === "curvature") io.stdout.write(curvatureHelp(io.problems));
       else if (rest[0] === "reproduce") return reproduce(["--help"], io);
       else if (rest[0] === undefined) io.stdout.write(mainHelp());
       else {
@@ -98,6 +130,10 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
       return 0;
     case "bench":
       return benchCommand(rest, io);
+    case "train":
+      return trainCommand(rest, io);
+    case "curvature":
+      return curvatureCommand(rest, io);
     case "reproduce":
       return reproduce(rest, io);
     default:

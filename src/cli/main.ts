@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 /**
- * Entry point of the `descend` executable: `descend bench …`, `descend reproduce …` (loaded on
- * demand, its arguments forwarded) and help (see `runCli`). The first Ctrl+C stops the benchmark
- * after the current step and still writes the report; a second one quits at once.
+ * Entry point of the `descend` executable: `descend bench …`, `descend train …`,
+ * `descend curvature …`, `descend reproduce …` (loaded on demand, its arguments forwarded) and
+ * help (see `runCli`). The first Ctrl+C stops a benchmark or training run after the current step
+ * and still writes what it has; a second one quits at once.
  */
-import { EXIT_INTERRUPTED } from "./bench.js";
+import { EXIT_INTERRUPTED } from "./args.js";
 import { runCli } from "./cli.js";
 
 const controller = new AbortController();

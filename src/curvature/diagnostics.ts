@@ -15,7 +15,8 @@
  *   extreme eigenvalues of T (Ritz values) approximate those of H. Every new vector is
  *   orthogonalized twice against the whole basis (full reorthogonalization, Parlett & Scott
  *   1979), which keeps Q orthonormal in floating point at O(m·n) memory: meant for small
- *   problems or few iterations. The eigenvalues of T come from the cyclic Jacobi method.
+ *   problems or few iterations. The eigenpairs of T come from the cyclic Jacobi method; the
+ *   Ritz vector of the largest Ritz value θ is y = Q s for T's unit eigenvector s of θ.
  *
  * Starting vectors are standard normal draws of the Philox sequence (seed, stream) of
  * src/random, so every result is reproducible.
@@ -188,6 +189,8 @@ export interface LanczosResult {
   readonly smallest: number;
   /** All Ritz values, largest first. */
   readonly ritzValues: Float64Array;
+  /** The unit Ritz vector of the largest Ritz value (float64), for residuals ‖Hy − θy‖. */
+  readonly vector: Float64Array;
   /**
    * Lanczos steps made: `iterations`, or fewer when the Krylov space became invariant (then
    * the Ritz values are eigenvalues of the Hessian up to rounding).
@@ -257,21 +260,36 @@ export async function lanczos(
       tridiagonal[(i + 1) * steps + i] = beta[i];
     }
   }
-  const ritzValues = symmetricEigenvalues(tridiagonal, steps).sort((x, y) => y - x);
+  const eigenvectors = new Float64Array(steps * steps);
+  const values = symmetricEigen(tridiagonal, steps, eigenvectors);
+  let top = 0;
+  for (let i = 1; i < steps; i++) if (values[i] > values[top]) top = i;
+  const ritzVector = new Float64Array(n);
+  for (let j = 0; j < steps; j++) {
+    const weight = eigenvectors[j * steps + top];
+    const qj = basis[j];
+    for (let i = 0; i < n; i++) ritzVector[i] += weight * qj[i];
+  }
+  scale(ritzVector, 1 / norm(ritzVector));
+  const ritzValues = values.sort((x, y) => y - x);
   return {
     eigenvalue: ritzValues[0],
     smallest: ritzValues[steps - 1],
     ritzValues,
     iterations: steps,
+    vector: ritzVector,
   };
 }
 
 /**
  * Eigenvalues of the symmetric m×m row-major matrix `a` (overwritten) by cyclic Jacobi
  * rotations, each chosen to zero one off-diagonal entry; sweeps until the off-diagonal mass
- * is negligible against the diagonal.
+ * is negligible against the diagonal. The product of the rotations, accumulated in
+ * `vectors` (m×m row-major), holds the unit eigenvector of value k in column k.
  */
-function symmetricEigenvalues(a: Float64Array, m: number): Float64Array {
+function symmetricEigen(a: Float64Array, m: number, vectors: Float64Array): Float64Array {
+  vectors.fill(0);
+  for (let i = 0; i < m; i++) vectors[i * m + i] = 1;
   for (let sweep = 0; sweep < 100; sweep++) {
     let off = 0;
     let diagonal = 0;
@@ -299,6 +317,12 @@ function symmetricEigenvalues(a: Float64Array, m: number): Float64Array {
           const ark = a[r * m + k];
           a[p * m + k] = c * apk - s * ark;
           a[r * m + k] = s * apk + c * ark;
+        }
+        for (let k = 0; k < m; k++) {
+          const vkp = vectors[k * m + p];
+          const vkr = vectors[k * m + r];
+          vectors[k * m + p] = c * vkp - s * vkr;
+          vectors[k * m + r] = s * vkp + c * vkr;
         }
       }
     }

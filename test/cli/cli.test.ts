@@ -182,7 +182,7 @@ describe("descend bench arguments", () => {
     assert.equal(unknownCommand.code, 2);
     assert.match(
       unknownCommand.stderr,
-      /unknown command "banch"; known commands: bench, reproduce, help/,
+      /unknown command "banch"; known commands: bench, train, curvature, reproduce, help/,
     );
   });
 
