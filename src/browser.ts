@@ -82,6 +82,7 @@ export * from "./optim/saddleFreeNewton.js";
 
 // Small dense linear algebra
 export * from "./linalg/cholesky.js";
+export * from "./linalg/choleskyUpdate.js";
 export * from "./linalg/cg.js";
 
 // Fast kernels: WebAssembly SIMD buffers and worker threads (opt-in)

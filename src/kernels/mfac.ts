@@ -1,7 +1,12 @@
 /**
  * Loops of M-FAC over its window of m gradients (rows of a row-major m×d float64 buffer): the
  * inner products of a new gradient with every row, and the Woodbury combination
- * `u ← (1/λ)·(g − Σ_j c_j·G_j)`.
+ * `u ← (1/λ)·(g − Σ_j c_j·G_j)`; and over the m×m damped Gram matrix `shift·I + G·Gᵀ`: its
+ * copy in age order (ring slot `(oldest + i) mod m` first) and the backward error of a solve.
+ *
+ * The Gram matrix is the m×m row-major `gram` with row and column `replaced` taken from `dots`
+ * (−1 for none): the state's matrix with the newest gradient's inner products already in it,
+ * before the state itself is changed.
  */
 
 type Floats = Float32Array | Float64Array;
@@ -61,4 +66,101 @@ export function momentumAverage(u: Floats, v: Floats, momentum: number): void {
     v[i] = vi;
     u[i] = vi;
   }
+}
+
+/** `out[i] = slotValues[(oldest + i) mod m]`: ring-slot order to age order. */
+export function toAgeOrder(
+  slotValues: Float64Array,
+  m: number,
+  oldest: number,
+  out: Float64Array,
+): void {
+  for (let i = 0; i < m; i++) out[i] = slotValues[(oldest + i) % m];
+}
+
+/** `out[(oldest + i) mod m] = ageValues[i]`: age order back to ring-slot order. */
+export function toSlotOrder(
+  ageValues: Float64Array,
+  m: number,
+  oldest: number,
+  out: Float64Array,
+): void {
+  for (let i = 0; i < m; i++) out[(oldest + i) % m] = ageValues[i];
+}
+
+/**
+ * Writes the lower triangle of the damped Gram matrix in age order,
+ * `out[i][j] = gram[sᵢ][sⱼ] + shift·[i = j]` with `sᵢ = (oldest + i) mod m`, row and column
+ * `replaced` of `gram` taken from `dots`.
+ */
+export function dampedGramInAgeOrder(
+  gram: Float64Array,
+  dots: Float64Array,
+  replaced: number,
+  m: number,
+  shift: number,
+  oldest: number,
+  out: Float64Array,
+): void {
+  for (let i = 0; i < m; i++) {
+    const si = (oldest + i) % m;
+    for (let j = 0; j <= i; j++) {
+      const sj = (oldest + j) % m;
+      const value = si === replaced ? dots[sj] : sj === replaced ? dots[si] : gram[si * m + sj];
+      out[i * m + j] = i === j ? value + shift : value;
+    }
+  }
+}
+
+/**
+ * Normwise backward error `‖A·x − b‖∞ / (‖A‖∞·‖x‖∞ + ‖b‖∞)` of a solution `x` of `A·x = b`,
+ * A the damped Gram matrix (ring-slot order). A backward-stable solve gives a few multiples of
+ * m·2⁻⁵³; much more means the factor behind `x` has drifted. NaN when anything is not finite.
+ */
+export function dampedGramBackwardError(
+  gram: Float64Array,
+  dots: Float64Array,
+  replaced: number,
+  m: number,
+  shift: number,
+  x: Float64Array,
+  b: Float64Array,
+): number {
+  let residualNorm = 0;
+  let matrixNorm = 0;
+  let solutionNorm = 0;
+  let rhsNorm = 0;
+  for (let s = 0; s < m; s++) {
+    let product = 0;
+    let rowSum = 0;
+    if (s === replaced) {
+      for (let t = 0; t < m; t++) {
+        product += dots[t] * x[t];
+        rowSum += Math.abs(dots[t]);
+      }
+    } else {
+      const row = s * m;
+      for (let t = 0; t < m; t++) {
+        const a = gram[row + t];
+        product += a * x[t];
+        rowSum += Math.abs(a);
+      }
+      if (replaced >= 0) {
+        const stale = gram[row + replaced];
+        product += (dots[s] - stale) * x[replaced];
+        rowSum += Math.abs(dots[s]) - Math.abs(stale);
+      }
+    }
+    product += shift * x[s];
+    rowSum += shift;
+    residualNorm = Math.max(residualNorm, Math.abs(product - b[s]));
+    matrixNorm = Math.max(matrixNorm, rowSum);
+    solutionNorm = Math.max(solutionNorm, Math.abs(x[s]));
+    rhsNorm = Math.max(rhsNorm, Math.abs(b[s]));
+  }
+  const scale = matrixNorm * solutionNorm + rhsNorm;
+  // x = b = 0 (a zero gradient) is solved exactly.
+  if (scale === 0) return residualNorm === 0 ? 0 : Number.NaN;
+  const error = residualNorm / scale;
+  return Number.isFinite(error) ? error : Number.NaN;
 }

@@ -16,18 +16,47 @@
  *     momentum μ > 0:  v ← μ·v + (1 − μ)·u,  u ← v
  *     θ ← θ − lr·u
  *
- * The m×m Gram matrix G·Gᵀ is kept in the state and only the replaced row and column are
- * recomputed (d·m work); the m×m system is refactored by Cholesky every step (m³/3 flops, as
- * the official code refactors it by an unpivoted LU), small next to d·m while m ≪ d. This is the
- * paper's dynamic algorithm in an equivalent factorization; the two agree to rounding.
+ * Cost per step: O(d·m + m²). The paper's dynamic algorithm computes the product in
+ * O(d·m + m²) but pays O(d·m + m³) to add or remove a gradient of the window, and the
+ * official code re-runs an unpivoted LU of the m×m system every step. Here the Gram matrix G·Gᵀ
+ * is kept in the state with only the replaced row and column recomputed (d·m), and so is the
+ * Cholesky factor R of A = λ·m·I + G·Gᵀ, with rows and columns in age order (oldest gradient
+ * first). Replacing the oldest gradient by g then removes A's first row and column, a rank-1
+ * update of the rest of R by Givens rotations (stable: an update, never a downdate), and borders
+ * A with the new last row and column (one forward substitution): O(m²), see
+ * linalg/choleskyUpdate.ts. The coefficients c come from two triangular solves (O(m²)).
  *
- * Defaults are the official implementation's (IST-DASLab/M-FAC, optim.py `MFAC`): lr 1e-3,
- * momentum 0, weight decay 0, ngrads (m) 1024, damp (λ) 1e-5. Conformance: test/conformance
- * against trajectories of that class.
+ * Safeguards, each an O(m³) refactorization of A from the Gram matrix:
+ * - every `refactorInterval` steps (default m, so the amortized cost stays O(m²)), which bounds
+ *   how long rounding in the factor can accumulate;
+ * - when the bordering pivot is not positive (the updated factor lost positive definiteness);
+ * - when the solve's normwise backward error ‖A·c − G·g‖∞ / (‖A‖∞·‖c‖∞ + ‖G·g‖∞), checked
+ *   against the Gram matrix every step (O(m²)), exceeds 1e-10 (the factor lost accuracy; a
+ *   sound factor gives a few multiples of m·2⁻⁵³).
+ * Updated and refactored factors agree to rounding, not bit for bit; both are deterministic, and
+ * the factor is state, so a checkpoint resumes exactly.
+ *
+ * Defaults are the official implementation's (IST-DASLab/M-FAC @ 8116367, optim.py `MFAC`):
+ * lr 1e-3, momentum 0, weight decay 0, ngrads (m) 1024, damp (λ) 1e-5. Conformance:
+ * test/conformance against trajectories of that class.
  */
 import { InvalidArgumentError } from "../errors.js";
-import { momentumAverage, windowDots, woodburyCombine } from "../kernels/mfac.js";
-import { choleskyFactor, choleskySolve } from "../linalg/cholesky.js";
+import {
+  dampedGramBackwardError,
+  dampedGramInAgeOrder,
+  momentumAverage,
+  toAgeOrder,
+  toSlotOrder,
+  windowDots,
+  woodburyCombine,
+} from "../kernels/mfac.js";
+import { choleskyFactor } from "../linalg/cholesky.js";
+import {
+  choleskyAppendLast,
+  choleskyRemoveFirst,
+  choleskyUpperSolve,
+  choleskyLowerToUpper,
+} from "../linalg/choleskyUpdate.js";
 import type { FloatArray, Layout, Selector } from "../params/layout.js";
 import type { Hyper } from "./hyper.js";
 import {
@@ -40,6 +69,9 @@ import type { ChainTransform, GradientTransform, State } from "./transform.js";
 import { chain } from "./transform.js";
 import { checkHyper, checkKnownOptions, checkNumber } from "./validate.js";
 
+/** Above this backward error of the m×m solve the updated factor is replaced by a fresh one. */
+const BACKWARD_ERROR_LIMIT = 1e-10;
+
 /** Options of {@link scaleByMfac}. */
 export interface ScaleByMfacOptions {
   /** Number m of gradients in the window (default 1024, the official `ngrads`). */
@@ -48,6 +80,12 @@ export interface ScaleByMfacOptions {
   damp?: number;
   /** Momentum μ ∈ [0, 1) applied to the preconditioned direction (default 0). */
   momentum?: number;
+  /**
+   * Steps between full O(m³) refactorizations of the m×m factor, which otherwise is updated in
+   * O(m²) per step: an integer ≥ 1 (1 refactors every step, as the official code) or `Infinity`
+   * (only when an update fails its checks). Default m.
+   */
+  refactorInterval?: number;
 }
 
 /** State of {@link scaleByMfac}; with momentum > 0 it also holds the buffer `velocity`. */
@@ -56,47 +94,47 @@ export interface MfacState extends State {
   count: number;
   /** Ring buffer of the last m gradients: m rows of d entries, row-major, float64. */
   window: Float64Array;
-  /** Row of {@link MfacState.window} the next gradient replaces. */
+  /** Row of {@link MfacState.window} the next gradient replaces (the oldest gradient). */
   position: number;
-  /** Gram matrix G·Gᵀ of the window (m×m, row-major). */
+  /** Gram matrix G·Gᵀ of the window (m×m, row-major, rows in ring-buffer order). */
   gram: Float64Array;
+  /**
+   * Upper Cholesky factor R of λ·m·I + G·Gᵀ in age order (m×m, row-major): row and column i
+   * belong to ring-buffer row `(position + i) mod m`.
+   */
+  factor: Float64Array;
+  /**
+   * Full O(m³) refactorizations so far: the periodic ones and those an update's checks asked
+   * for. More than `count / refactorInterval` means the O(m²) update keeps failing its checks.
+   */
+  refactorizations: number;
 }
 
 /** Per-(m, d) work buffers; not state, since they are fully rewritten every step. */
 interface Workspace {
+  /** G·g in ring-buffer order, with g already in its row. */
   dots: Float64Array;
-  factor: Float64Array;
+  /** G·g in age order: the right-hand side of the m×m system. */
+  rhs: Float64Array;
+  /** The solution c, in age order and then in ring-buffer order. */
+  ageCoefficients: Float64Array;
   coefficients: Float64Array;
+  /** The next factor, copied into the state once the step cannot fail any more. */
+  factor: Float64Array;
+  vector: Float64Array;
   accumulator: Float64Array;
 }
 
 function workspace(m: number, d: number): Workspace {
   return {
     dots: new Float64Array(m),
-    factor: new Float64Array(m * m),
+    rhs: new Float64Array(m),
+    ageCoefficients: new Float64Array(m),
     coefficients: new Float64Array(m),
+    factor: new Float64Array(m * m),
+    vector: new Float64Array(m),
     accumulator: new Float64Array(d),
   };
-}
-
-/**
- * Writes `λ·m·I + gram` into `out`, with row and column `replaced` of `gram` taken from `dots`
- * (only the lower triangle, which is all {@link choleskyFactor} reads).
- */
-function dampedGram(
-  gram: Float64Array,
-  dots: Float64Array,
-  replaced: number,
-  m: number,
-  shift: number,
-  out: Float64Array,
-): void {
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j <= i; j++) {
-      const value = i === replaced ? dots[j] : j === replaced ? dots[i] : gram[i * m + j];
-      out[i * m + j] = i === j ? value + shift : value;
-    }
-  }
 }
 
 function notPositiveDefinite(owner: string): RangeError {
@@ -106,12 +144,40 @@ function notPositiveDefinite(owner: string): RangeError {
 }
 
 /**
+ * Factors λ·m·I + G·Gᵀ from scratch in age order into `out` (upper R): O(m³).
+ * @returns false when it is not numerically positive definite
+ */
+function refactor(
+  gram: Float64Array,
+  dots: Float64Array,
+  replaced: number,
+  m: number,
+  shift: number,
+  oldest: number,
+  out: Float64Array,
+): boolean {
+  dampedGramInAgeOrder(gram, dots, replaced, m, shift, oldest, out);
+  if (!choleskyFactor(out, m, out)) return false;
+  choleskyLowerToUpper(out, m);
+  return true;
+}
+
+function checkRefactorInterval(owner: string, value: unknown): number {
+  const ok =
+    value === Infinity || (typeof value === "number" && Number.isInteger(value) && value >= 1);
+  if (!ok) {
+    throw new InvalidArgumentError(owner, "refactorInterval", value, "an integer >= 1 or Infinity");
+  }
+  return value as number;
+}
+
+/**
  * Preconditions the gradient by the inverse of M-FAC's windowed empirical Fisher
  * (the direction, before `−lr`).
  */
 export function scaleByMfac(options: ScaleByMfacOptions = {}): GradientTransform<MfacState> {
   const owner = "scaleByMfac";
-  checkKnownOptions(owner, options, ["numGradients", "damp", "momentum"]);
+  checkKnownOptions(owner, options, ["numGradients", "damp", "momentum", "refactorInterval"]);
   const m = checkNumber(owner, "numGradients", options.numGradients ?? 1024, {
     integer: true,
     min: 1,
@@ -119,6 +185,8 @@ export function scaleByMfac(options: ScaleByMfacOptions = {}): GradientTransform
   // λ ≤ 0 makes F singular or indefinite (the window has rank ≤ m < d).
   const damp = checkNumber(owner, "damp", options.damp ?? 1e-5, { above: 0 });
   const momentum = checkBeta(owner, "momentum", options.momentum ?? 0);
+  const refactorInterval = checkRefactorInterval(owner, options.refactorInterval ?? m);
+  const shift = damp * m;
   const workspaces = new WeakMap<Layout, Workspace>();
   const workspaceFor = (layout: Layout): Workspace => {
     let w = workspaces.get(layout);
@@ -129,33 +197,76 @@ export function scaleByMfac(options: ScaleByMfacOptions = {}): GradientTransform
     name: "scaleByMfac",
     init(layout) {
       workspaceFor(layout);
+      // The window starts as m zero gradients, so A = λ·m·I.
+      const factor = new Float64Array(m * m);
+      for (let i = 0; i < m; i++) factor[i * m + i] = Math.sqrt(shift);
       const state: MfacState = {
         count: 0,
         window: new Float64Array(m * layout.size),
         position: 0,
         gram: new Float64Array(m * m),
+        factor,
+        refactorizations: 0,
       };
       if (momentum > 0) state.velocity = layout.zeros();
       return state;
     },
     update(u, state, ctx) {
       const d = ctx.layout.size;
-      const { dots, factor, coefficients, accumulator } = workspaceFor(ctx.layout);
+      const w = workspaceFor(ctx.layout);
+      const { dots, rhs, ageCoefficients, coefficients, factor, vector } = w;
       const position = state.position;
+      // After g takes the oldest row, age order starts at the next row.
+      const oldest = (position + 1) % m;
       windowDots(state.window, d, m, u, dots, position);
-      dampedGram(state.gram, dots, position, m, damp * m, factor);
-      // Factor before touching the state, so a failure leaves it as it was.
-      if (!choleskyFactor(factor, m, factor)) throw notPositiveDefinite(owner);
+      toAgeOrder(dots, m, oldest, rhs);
+      // Everything up to the commit below works on the workspace, so a failure leaves the
+      // state as it was.
+      let refactored = (state.count + 1) % refactorInterval === 0;
+      let ok = false;
+      if (!refactored) {
+        choleskyRemoveFirst(state.factor, m, factor, vector);
+        ok = choleskyAppendLast(factor, m, rhs, dots[position] + shift, vector);
+      }
+      if (!ok) {
+        refactored = true;
+        if (!refactor(state.gram, dots, position, m, shift, oldest, factor)) {
+          throw notPositiveDefinite(owner);
+        }
+      }
+      choleskyUpperSolve(factor, m, rhs, ageCoefficients);
+      toSlotOrder(ageCoefficients, m, oldest, coefficients);
+      if (!refactored) {
+        const error = dampedGramBackwardError(
+          state.gram,
+          dots,
+          position,
+          m,
+          shift,
+          coefficients,
+          dots,
+        );
+        // `!(≤)` also catches NaN.
+        if (!(error <= BACKWARD_ERROR_LIMIT)) {
+          refactored = true;
+          if (!refactor(state.gram, dots, position, m, shift, oldest, factor)) {
+            throw notPositiveDefinite(owner);
+          }
+          choleskyUpperSolve(factor, m, rhs, ageCoefficients);
+          toSlotOrder(ageCoefficients, m, oldest, coefficients);
+        }
+      }
+      state.factor.set(factor);
+      if (refactored) state.refactorizations++;
       state.window.set(u, position * d);
       for (let j = 0; j < m; j++) {
         state.gram[position * m + j] = dots[j];
         state.gram[j * m + position] = dots[j];
       }
       // With g now in the window, G·g is exactly `dots`.
-      choleskySolve(factor, m, dots, coefficients);
-      woodburyCombine(u, state.window, d, m, coefficients, 1 / damp, accumulator);
+      woodburyCombine(u, state.window, d, m, coefficients, 1 / damp, w.accumulator);
       if (momentum > 0) momentumAverage(u, state.velocity as FloatArray, momentum);
-      state.position = (position + 1) % m;
+      state.position = oldest;
       state.count++;
     },
   };
@@ -184,6 +295,7 @@ export function mfac(options: MfacOptions = {}): ChainTransform {
     "numGradients",
     "damp",
     "momentum",
+    "refactorInterval",
   ]);
   const { learningRate = 1e-3, weightDecay = 0, weightDecayMask, ...mfacOptions } = options;
   const lr = checkLearningRate(owner, learningRate);
@@ -239,12 +351,11 @@ export function mfacInverseHessianVectorProduct(
     gram.set(row, j * m);
   }
   const factor = new Float64Array(m * m);
-  dampedGram(gram, row, -1, m, damp * m, factor);
-  if (!choleskyFactor(factor, m, factor)) throw notPositiveDefinite(owner);
+  if (!refactor(gram, row, -1, m, damp * m, 0, factor)) throw notPositiveDefinite(owner);
   const dots = new Float64Array(m);
   windowDots(window, d, m, target, dots, -1);
   const coefficients = new Float64Array(m);
-  choleskySolve(factor, m, dots, coefficients);
+  choleskyUpperSolve(factor, m, dots, coefficients);
   woodburyCombine(target, window, d, m, coefficients, 1 / damp, new Float64Array(d));
   out.set(target);
   return out;

@@ -109,6 +109,8 @@ describe("mfac", () => {
           const d = layout.size;
           assert.equal(state.position, (s + 1) % m);
           assert.equal(state.count, s + 1);
+          // Only the periodic refactorizations (every m): the O(m²) updates passed their checks.
+          assert.equal(state.refactorizations, Math.floor((s + 1) / m));
           assertClose(state.window, reference.window.flat(), rtol, `step ${s + 1} window`);
           // The incrementally kept Gram matrix equals G·Gᵀ recomputed from the window.
           const gram: number[] = [];
@@ -190,6 +192,11 @@ describe("mfac", () => {
   it("has the official defaults (m = 1024, λ = 1e-5, no momentum)", () => {
     const state = scaleByMfac().init(ParamSet.fromRecord({ x: [1, 2] }).layout);
     assert.equal(state.gram.length, 1024 * 1024);
+    // The window starts as zeros, so the factor of λ·m·I is √(λ·m)·I.
+    assert.equal(state.factor.length, 1024 * 1024);
+    assert.equal(state.factor[0], Math.sqrt(1e-5 * 1024));
+    assert.equal(state.factor[1025], Math.sqrt(1e-5 * 1024));
+    assert.equal(state.factor[1], 0);
     assert.equal(state.window.length, 1024 * 2);
     assert.equal(state.velocity, undefined);
   });
