@@ -76,6 +76,9 @@ export * from "./optim/oasis.js";
 export * from "./optim/sania.js";
 export * from "./optim/mfac.js";
 export * from "./optim/scaledGD.js";
+export * from "./optim/muon.js";
+export * from "./optim/adago.js";
+export * from "./optim/lmo.js";
 export * from "./optim/dampedNewton.js";
 export * from "./optim/gradientRegularizedNewton.js";
 export * from "./optim/saddleFreeNewton.js";
@@ -84,6 +87,8 @@ export * from "./optim/saddleFreeNewton.js";
 export * from "./linalg/cholesky.js";
 export * from "./linalg/choleskyUpdate.js";
 export * from "./linalg/cg.js";
+export * from "./linalg/matmul.js";
+export * from "./linalg/newtonSchulz.js";
 
 // Fast kernels: WebAssembly SIMD buffers and worker threads (opt-in)
 export type { FastKernelOptions, FastKernels, Runs } from "./kernels/index.js";

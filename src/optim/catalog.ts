@@ -10,6 +10,7 @@ import { adagrad } from "./adagrad.js";
 import { adagradNorm } from "./adagradNorm.js";
 import { aegd } from "./aegd.js";
 import { adahessian } from "./adahessian.js";
+import { adago } from "./adago.js";
 import { adam, adamw, amsgrad } from "./adam.js";
 import { ademamix } from "./ademamix.js";
 import { dampedNewton } from "./dampedNewton.js";
@@ -18,7 +19,9 @@ import { gradientRegularizedNewton } from "./gradientRegularizedNewton.js";
 import { lamb } from "./lamb.js";
 import { lars } from "./lars.js";
 import { lion } from "./lion.js";
+import { lmo } from "./lmo.js";
 import { mfac } from "./mfac.js";
+import { muonWithAdamw, routeMatrices } from "./muon.js";
 import { nadam } from "./nadam.js";
 import { oasis } from "./oasis.js";
 import { polyak } from "./polyak.js";
@@ -53,6 +56,11 @@ export interface OptimizerEntry {
   readonly defaultLearningRate: number;
   /** Builds the optimizer; `seed` matters only to {@link OptimizerEntry.seeded} methods. */
   create(options: { learningRate: Hyper; seed?: number }): GradientTransform;
+}
+
+/** `h` scaled by `factor`: a constant times it, or a schedule whose values are. */
+function times(h: Hyper, factor: number): Hyper {
+  return typeof h === "function" ? (count: number) => h(count) * factor : h * factor;
 }
 
 /** Every named optimizer, in table order. */
@@ -374,6 +382,46 @@ export const catalog: readonly OptimizerEntry[] = [
     family: "matrix",
     defaultLearningRate: 0.5,
     create: (o) => scaledGD(o),
+  },
+  {
+    name: "muon",
+    title: "Muon (AdamW for non-matrices)",
+    paper:
+      'Jordan, Jin, Boza, You, Cesista, Newhouse & Bernstein, "Muon: An optimizer for hidden layers in neural networks", 2024 (blog post)',
+    reference:
+      "KellerJordan/Muon muon.py (SingleDeviceMuonWithAuxAdam); the AdamW group's rate is 0.05× Muon's",
+    oracle: "valueAndGrad",
+    family: "matrix",
+    defaultLearningRate: 0.01,
+    create: ({ learningRate }) =>
+      muonWithAdamw({ muon: { learningRate }, adamw: { learningRate: times(learningRate, 0.05) } }),
+  },
+  {
+    name: "adago",
+    title: "AdaGO (AdamW for non-matrices)",
+    paper:
+      'Zhang, Liu & Schaeffer, "AdaGrad Meets Muon: Adaptive Stepsizes for Orthogonal Updates", arXiv:2509.02981, 2025',
+    reference:
+      "the paper's algorithm (no official code; defaults chosen here); the AdamW group's rate is 0.01× AdaGO's",
+    oracle: "valueAndGrad",
+    family: "matrix",
+    defaultLearningRate: 0.3,
+    create: ({ learningRate }) =>
+      routeMatrices({
+        matrices: adago({ learningRate }),
+        rest: adamw({ learningRate: times(learningRate, 0.01) }),
+      }),
+  },
+  {
+    name: "lmo",
+    title: "Steepest descent under a norm (spectral for matrices, ℓ∞ otherwise)",
+    paper:
+      'Bernstein & Newhouse, "Old Optimizer, New Norm: An Anthology", arXiv:2409.20325, 2024; Pethick, Xie, Erdogan, Antonakopoulos, Silveti-Falls & Cevher, "Training Deep Learning Models with Norm-Constrained LMOs", ICML 2025',
+    reference: "the papers' update with momentum 0.9 (defaults chosen here)",
+    oracle: "valueAndGrad",
+    family: "matrix",
+    defaultLearningRate: 0.01,
+    create: ({ learningRate }) => lmo({ learningRate, momentum: 0.9 }),
   },
 ];
 
