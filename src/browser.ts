@@ -79,6 +79,7 @@ export * from "./optim/scaledGD.js";
 export * from "./optim/muon.js";
 export * from "./optim/adago.js";
 export * from "./optim/lmo.js";
+export * from "./optim/psgdKron.js";
 export * from "./optim/dampedNewton.js";
 export * from "./optim/gradientRegularizedNewton.js";
 export * from "./optim/saddleFreeNewton.js";
@@ -89,6 +90,7 @@ export * from "./linalg/choleskyUpdate.js";
 export * from "./linalg/cg.js";
 export * from "./linalg/matmul.js";
 export * from "./linalg/newtonSchulz.js";
+export * from "./linalg/triangular.js";
 
 // Fast kernels: WebAssembly SIMD buffers and worker threads (opt-in)
 export type { FastKernelOptions, FastKernels, Runs } from "./kernels/index.js";

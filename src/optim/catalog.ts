@@ -25,6 +25,7 @@ import { muonWithAdamw, routeMatrices } from "./muon.js";
 import { nadam } from "./nadam.js";
 import { oasis } from "./oasis.js";
 import { polyak } from "./polyak.js";
+import { psgdKron } from "./psgdKron.js";
 import { radam } from "./radam.js";
 import { randomScaling } from "./randomScaling.js";
 import { rmsprop } from "./rmsprop.js";
@@ -422,6 +423,19 @@ export const catalog: readonly OptimizerEntry[] = [
     family: "matrix",
     defaultLearningRate: 0.01,
     create: ({ learningRate }) => lmo({ learningRate, momentum: 0.9 }),
+  },
+  {
+    name: "psgd-kron",
+    title: "PSGD Kron",
+    paper:
+      'Li, "Preconditioned Stochastic Gradient Descent", IEEE TNNLS 2018; Li, "Stochastic Hessian Fittings with Lie Groups", arXiv:2402.11858, 2024',
+    reference: 'lixilinx/psgd_torch psgd.py (KronWhiten; KronNewton with fit: "newton")',
+    oracle: "valueAndGrad",
+    family: "matrix",
+    seeded: true,
+    defaultLearningRate: 1e-3,
+    create: ({ learningRate, seed }) =>
+      psgdKron({ learningRate, ...(seed === undefined ? {} : { seed }) }),
   },
 ];
 
