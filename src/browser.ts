@@ -89,6 +89,8 @@ export * from "./linalg/cholesky.js";
 export * from "./linalg/choleskyUpdate.js";
 export * from "./linalg/cg.js";
 export * from "./linalg/matmul.js";
+export * from "./linalg/eigh.js";
+export * from "./linalg/inverseRoot.js";
 export * from "./linalg/newtonSchulz.js";
 export * from "./linalg/triangular.js";
 

@@ -10,15 +10,20 @@
  * float32 rounding (relative error ≤ 2⁻²⁴ on top of the float64 sum's `k·2⁻⁵³·Σ|aᵢbᵢ|`).
  * JavaScript never contracts `x·y + z` into a fused multiply-add, so this holds on every engine.
  *
- * Speed. Panels of op(A) (a few rows) and op(B) (a few columns, stored transposed) are copied
- * into float64 scratch so that the inner loop reads two contiguous float64 runs, whatever the
- * inputs' precision and transposition, and a 4×4 block of outputs is accumulated in sixteen
- * scalars (each loaded value is used four times). The op(B) panel is sized to stay in a 256 KiB
- * cache. Scratch is kept between calls, so products in an optimizer's step allocate nothing
- * once the largest size has been seen.
+ * Speed. Panels of op(A) (up to 64 rows) and op(B) (up to 128 columns) are copied into float64
+ * scratch, four rows (columns) interleaved, whatever the inputs' precision and transposition;
+ * the kernel in ./gemmKernel.ts then accumulates 4×4 blocks of outputs, in WebAssembly SIMD
+ * where available (see {@link matmulBackend}) and in JavaScript otherwise, with identical bits.
+ * Panels are sized so that op(B)'s stays within 256 KiB and op(A)'s within 128 KiB. Scratch
+ * is kept between calls, so products in an optimizer's step allocate nothing once the largest
+ * size has been seen.
  */
 import { InvalidArgumentError, ShapeMismatchError } from "../errors.js";
 import { checkBoolean, checkChoice, checkKnownOptions, checkNumber } from "../optim/validate.js";
+import { reserve, runPanels } from "./gemmKernel.js";
+
+export { matmulBackend } from "./gemmKernel.js";
+export type { GemmBackend } from "./gemmKernel.js";
 
 /** A dense row-major matrix's entries, in single or double precision. */
 export type MatrixData = Float32Array | Float64Array;
@@ -52,23 +57,13 @@ export type GramSide = "left" | "right";
 const MATMUL_OPTIONS = ["transposeA", "transposeB", "alpha", "beta"] as const;
 const GRAM_OPTIONS = ["alpha", "beta"] as const;
 
-/** Float64 entries of the op(B) panel kept per call: 32 768 doubles = 256 KiB. */
+/** Float64 entries of the op(B) panel: 32 768 doubles = 256 KiB, an L2-sized block. */
 const B_PANEL_DOUBLES = 32768;
-/** Float64 entries of the op(A) panel: 4 096 doubles = 32 KiB, an L1-sized strip of rows. */
-const A_PANEL_DOUBLES = 4096;
+/** Float64 entries of the op(A) panel: 16 384 doubles = 128 KiB. */
+const A_PANEL_DOUBLES = 16384;
 /** The panels' widths never exceed these, so the accumulator tile stays small. */
-const MAX_PANEL_COLUMNS = 256;
+const MAX_PANEL_COLUMNS = 128;
 const MAX_PANEL_ROWS = 64;
-
-// Scratch shared by every call; JavaScript runs one call at a time per realm, and no call
-// re-enters another, so one set suffices.
-let packedA: Float64Array = new Float64Array(0);
-let packedB: Float64Array = new Float64Array(0);
-let tile: Float64Array = new Float64Array(0);
-
-function scratch(current: Float64Array, length: number): Float64Array {
-  return current.length >= length ? current : new Float64Array(length);
-}
 
 /** How a stored operand maps to its logical op(·) matrix. */
 interface Operand {
@@ -264,12 +259,10 @@ function multiply(
   if (m === 0 || n === 0) return;
   const columnsPerPanel = panelWidth(B_PANEL_DOUBLES, k, MAX_PANEL_COLUMNS, n);
   const rowsPerPanel = panelWidth(A_PANEL_DOUBLES, k, MAX_PANEL_ROWS, m);
-  packedB = scratch(packedB, columnsPerPanel * k);
-  packedA = scratch(packedA, rowsPerPanel * k);
-  tile = scratch(tile, rowsPerPanel * columnsPerPanel);
-  const bPanel = packedB;
-  const aPanel = packedA;
-  const sums = tile;
+  const buffers = reserve(rowsPerPanel * k, columnsPerPanel * k, rowsPerPanel * columnsPerPanel);
+  const bPanel = buffers.b;
+  const aPanel = buffers.a;
+  const sums = buffers.tile;
   for (let j0 = 0; j0 < n; j0 += columnsPerPanel) {
     const width = Math.min(columnsPerPanel, n - j0);
     packColumns(right, k, n, j0, width, bPanel);
@@ -278,7 +271,7 @@ function multiply(
     for (let i0 = firstRow; i0 < m; i0 += rowsPerPanel) {
       const height = Math.min(rowsPerPanel, m - i0);
       packRows(left, m, k, i0, height, aPanel);
-      multiplyPanels(aPanel, bPanel, k, height, width, sums, columnsPerPanel);
+      runPanels(buffers, k, (height + 3) >> 2, (width + 3) >> 2, columnsPerPanel);
       for (let i = 0; i < height; i++) {
         const row = i0 + i;
         const outRow = row * n + j0;
@@ -300,7 +293,10 @@ function multiply(
   }
 }
 
-/** Copies op(B)[:, j0 : j0+width] transposed into `panel` (row j = column j0 + j, length k). */
+/**
+ * Copies op(B)[:, j0 : j0+width] into `panel` in groups of four columns: column j0 + 4g + c,
+ * inner index p, at panel[4gk + 4p + c]; columns past `width` in the last group are zeros.
+ */
 function packColumns(
   right: Operand,
   k: number,
@@ -311,21 +307,26 @@ function packColumns(
 ): void {
   const data = right.data;
   if (right.transposed) {
-    // Bᵀ is stored n×k: column j of op(B) is row j of the storage, already contiguous.
+    // Bᵀ is stored n×k: column j of op(B) is row j of the storage, contiguous.
     for (let j = 0; j < width; j++) {
+      const target = 4 * (j >> 2) * k + (j & 3);
       const source = (j0 + j) * k;
-      const target = j * k;
-      for (let p = 0; p < k; p++) panel[target + p] = data[source + p];
+      for (let p = 0; p < k; p++) panel[target + 4 * p] = data[source + p];
     }
   } else {
+    // Row p of B holds op(B)[p, j0 …] contiguously.
     for (let p = 0; p < k; p++) {
       const source = p * n + j0;
-      for (let j = 0; j < width; j++) panel[j * k + p] = data[source + j];
+      for (let j = 0; j < width; j++) panel[4 * (j >> 2) * k + 4 * p + (j & 3)] = data[source + j];
     }
   }
+  zeroPadding(panel, k, width);
 }
 
-/** Copies op(A)[i0 : i0+height, :] into `panel` (row-major, height×k). */
+/**
+ * Copies op(A)[i0 : i0+height, :] into `panel` in groups of four rows: row i0 + 4g + r, inner
+ * index p, at panel[4gk + 4p + r]; rows past `height` in the last group are zeros.
+ */
 function packRows(
   left: Operand,
   m: number,
@@ -336,133 +337,26 @@ function packRows(
 ): void {
   const data = left.data;
   if (left.transposed) {
-    // Aᵀ is stored k×m: read each stored row along its contiguous run of height entries.
+    // Aᵀ is stored k×m: row p of the storage holds op(A)[i0 …, p] contiguously.
     for (let p = 0; p < k; p++) {
       const source = p * m + i0;
-      for (let i = 0; i < height; i++) panel[i * k + p] = data[source + i];
+      for (let i = 0; i < height; i++) panel[4 * (i >> 2) * k + 4 * p + (i & 3)] = data[source + i];
     }
   } else {
-    const source = i0 * k;
-    const count = height * k;
-    for (let q = 0; q < count; q++) panel[q] = data[source + q];
+    for (let i = 0; i < height; i++) {
+      const target = 4 * (i >> 2) * k + (i & 3);
+      const source = (i0 + i) * k;
+      for (let p = 0; p < k; p++) panel[target + 4 * p] = data[source + p];
+    }
   }
+  zeroPadding(panel, k, height);
 }
 
-/**
- * sums[i·stride + j] = Σ_p aPanel[i·k + p]·bPanel[j·k + p], each sum in ascending p with one
- * float64 accumulator, 4×4 entries at a time.
- */
-function multiplyPanels(
-  aPanel: Float64Array,
-  bPanel: Float64Array,
-  k: number,
-  height: number,
-  width: number,
-  sums: Float64Array,
-  stride: number,
-): void {
-  let i = 0;
-  for (; i + 4 <= height; i += 4) {
-    const a0 = i * k;
-    const a1 = a0 + k;
-    const a2 = a1 + k;
-    const a3 = a2 + k;
-    let j = 0;
-    for (; j + 4 <= width; j += 4) {
-      const b0 = j * k;
-      const b1 = b0 + k;
-      const b2 = b1 + k;
-      const b3 = b2 + k;
-      let s00 = 0,
-        s01 = 0,
-        s02 = 0,
-        s03 = 0;
-      let s10 = 0,
-        s11 = 0,
-        s12 = 0,
-        s13 = 0;
-      let s20 = 0,
-        s21 = 0,
-        s22 = 0,
-        s23 = 0;
-      let s30 = 0,
-        s31 = 0,
-        s32 = 0,
-        s33 = 0;
-      for (let p = 0; p < k; p++) {
-        const x0 = aPanel[a0 + p];
-        const x1 = aPanel[a1 + p];
-        const x2 = aPanel[a2 + p];
-        const x3 = aPanel[a3 + p];
-        const y0 = bPanel[b0 + p];
-        const y1 = bPanel[b1 + p];
-        const y2 = bPanel[b2 + p];
-        const y3 = bPanel[b3 + p];
-        s00 += x0 * y0;
-        s01 += x0 * y1;
-        s02 += x0 * y2;
-        s03 += x0 * y3;
-        s10 += x1 * y0;
-        s11 += x1 * y1;
-        s12 += x1 * y2;
-        s13 += x1 * y3;
-        s20 += x2 * y0;
-        s21 += x2 * y1;
-        s22 += x2 * y2;
-        s23 += x2 * y3;
-        s30 += x3 * y0;
-        s31 += x3 * y1;
-        s32 += x3 * y2;
-        s33 += x3 * y3;
-      }
-      let t = i * stride + j;
-      sums[t] = s00;
-      sums[t + 1] = s01;
-      sums[t + 2] = s02;
-      sums[t + 3] = s03;
-      t += stride;
-      sums[t] = s10;
-      sums[t + 1] = s11;
-      sums[t + 2] = s12;
-      sums[t + 3] = s13;
-      t += stride;
-      sums[t] = s20;
-      sums[t + 1] = s21;
-      sums[t + 2] = s22;
-      sums[t + 3] = s23;
-      t += stride;
-      sums[t] = s30;
-      sums[t + 1] = s31;
-      sums[t + 2] = s32;
-      sums[t + 3] = s33;
-    }
-    for (; j < width; j++) {
-      const bj = j * k;
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      for (let p = 0; p < k; p++) {
-        const y = bPanel[bj + p];
-        s0 += aPanel[a0 + p] * y;
-        s1 += aPanel[a1 + p] * y;
-        s2 += aPanel[a2 + p] * y;
-        s3 += aPanel[a3 + p] * y;
-      }
-      const t = i * stride + j;
-      sums[t] = s0;
-      sums[t + stride] = s1;
-      sums[t + 2 * stride] = s2;
-      sums[t + 3 * stride] = s3;
-    }
-  }
-  for (; i < height; i++) {
-    const ai = i * k;
-    for (let j = 0; j < width; j++) {
-      const bj = j * k;
-      let s = 0;
-      for (let p = 0; p < k; p++) s += aPanel[ai + p] * bPanel[bj + p];
-      sums[i * stride + j] = s;
-    }
+/** Zeros the lanes of the last group of four beyond `used` rows or columns. */
+function zeroPadding(panel: Float64Array, k: number, used: number): void {
+  const groups = (used + 3) >> 2;
+  const base = 4 * (groups - 1) * k;
+  for (let lane = used - 4 * (groups - 1); lane < 4; lane++) {
+    for (let p = 0; p < k; p++) panel[base + 4 * p + lane] = 0;
   }
 }
