@@ -78,6 +78,7 @@ export * from "./optim/mfac.js";
 export * from "./optim/scaledGD.js";
 export * from "./optim/muon.js";
 export * from "./optim/adago.js";
+export * from "./optim/fismo.js";
 export * from "./optim/lmo.js";
 export * from "./optim/psgdKron.js";
 export * from "./optim/dampedNewton.js";

@@ -15,6 +15,7 @@ import { adam, adamw, amsgrad } from "./adam.js";
 import { ademamix } from "./ademamix.js";
 import { dampedNewton } from "./dampedNewton.js";
 import { diffGrad } from "./diffgrad.js";
+import { fismo } from "./fismo.js";
 import { gradientRegularizedNewton } from "./gradientRegularizedNewton.js";
 import { lamb } from "./lamb.js";
 import { lars } from "./lars.js";
@@ -411,6 +412,22 @@ export const catalog: readonly OptimizerEntry[] = [
       routeMatrices({
         matrices: adago({ learningRate }),
         rest: adamw({ learningRate: times(learningRate, 0.01) }),
+      }),
+  },
+  {
+    name: "fismo",
+    title: "FISMO (AdamW for non-matrices)",
+    paper:
+      'Xu, Yan & Zhang, "FISMO: Fisher-Structured Momentum-Orthogonalized Optimizer", ICML 2026 (arXiv:2601.21750)',
+    reference:
+      "the paper's Algorithm 1 (no official code; β 0.95, γ 0.95, μ 1e-3 chosen here); the AdamW group's rate is 0.05× FISMO's",
+    oracle: "valueAndGrad",
+    family: "matrix",
+    defaultLearningRate: 0.01,
+    create: ({ learningRate }) =>
+      routeMatrices({
+        matrices: fismo({ learningRate }),
+        rest: adamw({ learningRate: times(learningRate, 0.05) }),
       }),
   },
   {
