@@ -165,7 +165,7 @@ function meanCounts(runs: readonly RunResult[]): OracleCounts | null {
   const out = zeroCounts();
   for (const oracle of COUNTED_ORACLES) {
     let sum = 0;
-    for (const run of withCalls) sum += run.calls![oracle];
+    for (const run of withCalls) sum += run.calls![oracle] ?? 0;
     out[oracle] = sum / withCalls.length;
   }
   return out;

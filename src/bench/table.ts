@@ -69,6 +69,8 @@ export function formatCalls(calls: OracleCounts | null): string {
     ["hvp", "hvp"],
     ["jvp", "jvp"],
     ["sampledLabelGrad", "label-grad"],
+    ["outputJacobian", "jacobian"],
+    ["layerStatistics", "layer-stats"],
   ];
   const parts = names
     .filter(([key]) => calls[key] > 0)

@@ -15,13 +15,16 @@ import { adam, adamw, amsgrad } from "./adam.js";
 import { ademamix } from "./ademamix.js";
 import { dampedNewton } from "./dampedNewton.js";
 import { diffGrad } from "./diffgrad.js";
+import { egn } from "./egn.js";
 import { fismo } from "./fismo.js";
 import { gradientRegularizedNewton } from "./gradientRegularizedNewton.js";
+import { kfac } from "./kfac.js";
 import { lamb } from "./lamb.js";
 import { lars } from "./lars.js";
 import { lion } from "./lion.js";
 import { lmo } from "./lmo.js";
 import { mfac } from "./mfac.js";
+import { mkor } from "./mkor.js";
 import { muonWithAdamw, routeMatrices } from "./muon.js";
 import { nadam } from "./nadam.js";
 import { oasis } from "./oasis.js";
@@ -373,6 +376,42 @@ export const catalog: readonly OptimizerEntry[] = [
     family: "curvature",
     defaultLearningRate: 1e-2,
     create: ({ learningRate }) => mfac({ learningRate, numGradients: 32, damp: 1e-2 }),
+  },
+  {
+    name: "egn",
+    title: "Exact Gauss-Newton (EGN)",
+    paper:
+      'Korbit, Adeoye, Bemporad & Zanon, "Exact Gauss-Newton Optimization for Training Deep Neural Networks", arXiv:2405.14402, 2024',
+    reference: "cor3bit/somax src/somax/gn/egn.py (EGN); adaptive λ as in its commented-out code",
+    oracle: "outputJacobian",
+    family: "curvature",
+    defaultLearningRate: 1,
+    create: ({ learningRate }) => egn({ learningRate }),
+  },
+  {
+    name: "kfac",
+    title: "K-FAC",
+    paper:
+      'Martens & Grosse, "Optimizing Neural Networks with Kronecker-factored Approximate Curvature", ICML 2015',
+    reference:
+      "alecwangcq/KFAC-Pytorch optimizers/kfac.py (KFACOptimizer); kl_clip 1e-2 of its main.py",
+    oracle: "layerStatistics",
+    family: "curvature",
+    seeded: true,
+    defaultLearningRate: 0.3,
+    create: ({ learningRate, seed }) =>
+      kfac({ learningRate, klClip: 1e-2, ...(seed === undefined ? {} : { seed }) }),
+  },
+  {
+    name: "mkor",
+    title: "MKOR",
+    paper:
+      'Mozaffari, Li, Zhang & Dehnavi, "MKOR: Momentum-Enabled Kronecker-Factor-Based Optimizer Using Rank-1 Updates", NeurIPS 2023',
+    reference: "Mohammad-Mozaffari/mkor mkor/mkor.py (MKOR, optimizer='sgd', momentum 0.9)",
+    oracle: "layerStatistics",
+    family: "curvature",
+    defaultLearningRate: 0.1,
+    create: ({ learningRate }) => mkor({ learningRate }),
   },
   {
     name: "scaled-gd",

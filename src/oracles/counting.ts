@@ -1,10 +1,11 @@
 /**
  * Counting oracle calls: the true cost of a run. Zeroth-order methods pay in forward passes,
- * first-order ones in gradients and curvature-aware ones in Hessian- or Jacobian-vector products;
- * comparing them by steps alone hides that. {@link countingObjective} wraps an objective so that
- * every call of each oracle is counted separately, while everything else about the objective
- * (problem-specific hooks such as `setBatch`, `validationLoss`, `accuracy`, `dispose`, getters,
- * `optimalValue`) reads and behaves exactly as on the original.
+ * first-order ones in gradients, curvature-aware ones in Hessian- or Jacobian-vector products,
+ * Gauss-Newton ones in output Jacobians and Kronecker-factored ones in layer statistics; comparing them by steps alone hides that.
+ * {@link countingObjective} wraps an objective so that every call of each oracle is counted
+ * separately, while everything else about the objective (problem-specific hooks such as
+ * `setBatch`, `validationLoss`, `accuracy`, `dispose`, getters, `optimalValue`) reads and
+ * behaves exactly as on the original.
  *
  * Only calls made through the wrapper are counted. Whoever holds the original objective can
  * evaluate it without adding to the counts (the benchmark does so for the points of its curves),
@@ -24,6 +25,10 @@ export interface OracleCounts {
   jvp: number;
   /** Gradients on labels sampled from the model. */
   sampledLabelGrad: number;
+  /** Output Jacobians (with the loss's output derivatives), for Gauss-Newton methods. */
+  outputJacobian: number;
+  /** Dense-layer statistics (inputs and pre-activation gradients), for K-FAC and MKOR. */
+  layerStatistics: number;
 }
 
 /** The oracles that are counted, in reporting order. */
@@ -33,16 +38,34 @@ export const COUNTED_ORACLES: readonly OracleName[] = [
   "hvp",
   "jvp",
   "sampledLabelGrad",
+  "outputJacobian",
+  "layerStatistics",
 ];
 
 /** All counts zero. */
 export function zeroCounts(): OracleCounts {
-  return { value: 0, valueAndGrad: 0, hvp: 0, jvp: 0, sampledLabelGrad: 0 };
+  return {
+    value: 0,
+    valueAndGrad: 0,
+    hvp: 0,
+    jvp: 0,
+    sampledLabelGrad: 0,
+    outputJacobian: 0,
+    layerStatistics: 0,
+  };
 }
 
 /** Sum of all counts (every oracle call weighs one). */
 export function totalCalls(counts: OracleCounts): number {
-  return counts.value + counts.valueAndGrad + counts.hvp + counts.jvp + counts.sampledLabelGrad;
+  return (
+    counts.value +
+    counts.valueAndGrad +
+    counts.hvp +
+    counts.jvp +
+    counts.sampledLabelGrad +
+    counts.outputJacobian +
+    counts.layerStatistics
+  );
 }
 
 /** An objective whose oracle calls are counted. */
@@ -60,8 +83,8 @@ function isCounted(key: string | symbol): key is OracleName {
 }
 
 /**
- * Wraps `objective` so that calls of `value`, `valueAndGrad`, `hvp`, `jvp` and
- * `sampledLabelGrad` are counted. A call is counted when it is made, whether or not it then
+ * Wraps `objective` so that calls of `value`, `valueAndGrad`, `hvp`, `jvp`, `sampledLabelGrad`,
+ * `outputJacobian` and `layerStatistics` are counted. A call is counted when it is made, whether or not it then
  * succeeds. Oracles the objective lacks stay absent (so `requireOracle` still reports them).
  * Every other property is read from the original, and its methods run with the original as
  * `this`, so hooks such as `setBatch` or `dispose` act on it directly.

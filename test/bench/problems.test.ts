@@ -154,6 +154,8 @@ describe("benchmark problems", () => {
       hvp: 0,
       jvp: 0,
       sampledLabelGrad: 0,
+      outputJacobian: 0,
+      layerStatistics: 0,
     });
   });
 

@@ -269,6 +269,8 @@ describe("runBench", () => {
       hvp: 0,
       jvp: 0,
       sampledLabelGrad: 0,
+      outputJacobian: 0,
+      layerStatistics: 0,
     });
     const trace = r.trace!;
     assert.deepEqual(Object.keys(trace.calls), ["valueAndGrad"]);
@@ -295,7 +297,15 @@ describe("runBench", () => {
       sources,
     );
     assert.equal(r.status, "ok", r.message);
-    assert.deepEqual(r.calls, { value: 0, valueAndGrad: 9, hvp: 9, jvp: 0, sampledLabelGrad: 0 });
+    assert.deepEqual(r.calls, {
+      value: 0,
+      valueAndGrad: 9,
+      hvp: 9,
+      jvp: 0,
+      sampledLabelGrad: 0,
+      outputJacobian: 0,
+      layerStatistics: 0,
+    });
     assert.deepEqual(r.trace!.calls.hvp, r.trace!.step);
   });
 
@@ -309,7 +319,15 @@ describe("runBench", () => {
       sources,
     );
     assert.equal(r.status, "ok", r.message);
-    assert.deepEqual(r.calls, { value: 24, valueAndGrad: 0, hvp: 0, jvp: 0, sampledLabelGrad: 0 });
+    assert.deepEqual(r.calls, {
+      value: 24,
+      valueAndGrad: 0,
+      hvp: 0,
+      jvp: 0,
+      sampledLabelGrad: 0,
+      outputJacobian: 0,
+      layerStatistics: 0,
+    });
     assert.equal(r.losses.length, 13);
     // Only the first coordinate moves, by lr·∂f/∂x₀ = 0.1·x₀ per step: x₀ shrinks by 0.9.
     const start = await seededBowl.create({ seed: 0 });

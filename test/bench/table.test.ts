@@ -57,7 +57,15 @@ function pair(overrides: Partial<PairSummary>): PairSummary {
     finalLoss: stats([0.125, 0.375]),
     stepsToTarget: { reached: 2, runs: 2, mean: 12.5 },
     timeMs: stats([10, 15]),
-    calls: { value: 0, valueAndGrad: 300, hvp: 0, jvp: 0, sampledLabelGrad: 0 },
+    calls: {
+      value: 0,
+      valueAndGrad: 300,
+      hvp: 0,
+      jvp: 0,
+      sampledLabelGrad: 0,
+      outputJacobian: 0,
+      layerStatistics: 0,
+    },
     accuracy: null,
     validationLoss: null,
     seeds: [0, 1],
@@ -89,11 +97,27 @@ describe("cell formats", () => {
     assert.equal(formatFactor(30), "×30");
     assert.equal(formatFactor(0.4), "×0.4");
     assert.equal(
-      formatCalls({ value: 0, valueAndGrad: 300, hvp: 150, jvp: 0, sampledLabelGrad: 0 }),
+      formatCalls({
+        value: 0,
+        valueAndGrad: 300,
+        hvp: 150,
+        jvp: 0,
+        sampledLabelGrad: 0,
+        outputJacobian: 0,
+        layerStatistics: 0,
+      }),
       "300 grad + 150 hvp",
     );
     assert.equal(
-      formatCalls({ value: 2.5, valueAndGrad: 0, hvp: 0, jvp: 0, sampledLabelGrad: 0 }),
+      formatCalls({
+        value: 2.5,
+        valueAndGrad: 0,
+        hvp: 0,
+        jvp: 0,
+        sampledLabelGrad: 0,
+        outputJacobian: 0,
+        layerStatistics: 0,
+      }),
       "2.5 value",
     );
     assert.equal(formatCalls(null), "-");

@@ -9,6 +9,11 @@ import { catalog } from "../../src/optim/catalog.js";
 import { subset } from "../../src/data/dataset.js";
 import { loadDigits } from "../../src/data/digits.js";
 import { softmaxRegression } from "../../src/oracles/problems/softmax.js";
+import { loadBreastCancer } from "../../src/data/breastCancer.js";
+import { standardize } from "../../src/data/dataset.js";
+import { denseNetwork } from "../../src/oracles/denseLayers.js";
+import { logisticRegression } from "../../src/oracles/problems/logistic.js";
+import { nonlinearRegression } from "../../src/oracles/problems/nonlinearRegression.js";
 import { restoreOptimizer, serializeOptimizer } from "../../src/optim/checkpoint.js";
 import { Optimizer } from "../../src/optim/optimizer.js";
 import type { Objective } from "../../src/oracles/objective.js";
@@ -46,24 +51,44 @@ function weightedParabola(layout: Layout): Objective {
   };
 }
 
-// Sophia-G's curvature input is a gradient on labels sampled from the model, which only a
-// classifier can give: such optimizers run on a small softmax regression instead.
+// Some optimizers need an oracle only certain models give. Sophia-G's curvature input is a
+// gradient on labels sampled from the model: it runs on a small softmax regression. EGN needs
+// the output Jacobian: a small nonlinear regression and logistic regression. K-FAC and MKOR need
+// dense-layer statistics: a one-layer jax-js network on the same digits.
 const digitsSample = subset(
   loadDigits(),
   Array.from({ length: 120 }, (_, i) => i),
 );
-const needsClassifier = (entry: OptimizerEntry) => entry.oracle === "sampledLabelGrad";
 
-function resumeObjective(entry: OptimizerEntry, dtype: DType): Objective {
-  return needsClassifier(entry)
-    ? softmaxRegression(digitsSample, { dtype })
-    : weightedParabola(sampleLayout(dtype));
+function resumeObjective(entry: OptimizerEntry, dtype: DType): Promise<Objective> | Objective {
+  switch (entry.oracle) {
+    case "sampledLabelGrad":
+      return softmaxRegression(digitsSample, { dtype });
+    case "outputJacobian":
+      return nonlinearRegression({ dtype });
+    case "layerStatistics":
+      return denseNetwork({ sizes: [64, 10], data: digitsSample, dtype });
+    default:
+      return weightedParabola(sampleLayout(dtype));
+  }
 }
 
-function descentProblems(entry: OptimizerEntry): Objective[] {
-  return needsClassifier(entry)
-    ? [softmaxRegression(digitsSample)]
-    : [illConditionedQuadratic({ dimension: 10, conditionNumber: 10 }), rosenbrock()];
+async function descentProblems(entry: OptimizerEntry): Promise<Objective[]> {
+  switch (entry.oracle) {
+    case "sampledLabelGrad":
+      return [softmaxRegression(digitsSample)];
+    case "outputJacobian":
+      return [nonlinearRegression(), logisticRegression(standardize(loadBreastCancer()))];
+    case "layerStatistics":
+      return [await denseNetwork({ sizes: [64, 10], data: digitsSample, dtype: "float64" })];
+    default:
+      return [illConditionedQuadratic({ dimension: 10, conditionNumber: 10 }), rosenbrock()];
+  }
+}
+
+/** Frees what an objective holds (jax-js models), if anything. */
+function release(objective: Objective): void {
+  (objective as { dispose?: () => void }).dispose?.();
 }
 
 describe("every catalog optimizer", () => {
@@ -71,7 +96,7 @@ describe("every catalog optimizer", () => {
     describe(entry.name, () => {
       it("resumes bit-exactly: k steps, save, load, n − k steps equals n steps", async () => {
         for (const dtype of ["float32", "float64"] as const) {
-          const f = resumeObjective(entry, dtype);
+          const f = await resumeObjective(entry, dtype);
           const lr = Math.min(entry.defaultLearningRate, 0.05);
           const start = fillUniform(f.layout.zeros(), 3);
           const straight = new Optimizer(
@@ -97,6 +122,7 @@ describe("every catalog optimizer", () => {
             serializeOptimizer(straight),
             `${dtype} state`,
           );
+          release(f);
         }
       });
 
@@ -110,17 +136,18 @@ describe("every catalog optimizer", () => {
         );
       });
 
-      it("lowers the loss on a parabola and on the 2-D Rosenbrock (classifiers: softmax regression) at a small learning rate", async () => {
-        for (const f of descentProblems(entry)) {
+      it("lowers the loss on a parabola and on the 2-D Rosenbrock (or the problems its oracle needs) at a small learning rate", async () => {
+        for (const f of await descentProblems(entry)) {
           const params = new ParamSet(f.layout, f.initialParams!());
-          const initial = f.value(params.data) as number;
+          const initial = await f.value(params.data);
           const opt = new Optimizer(
             params,
             entry.create({ learningRate: Math.min(entry.defaultLearningRate, 1e-3) }),
           );
           for (let i = 0; i < 200; i++) await opt.step(f);
-          const final = f.value(params.data) as number;
+          const final = await f.value(params.data);
           assert.ok(Number.isFinite(final) && final < initial, `${f.name}: ${initial} -> ${final}`);
+          release(f);
         }
       });
     });

@@ -72,6 +72,8 @@ describe("countingObjective", () => {
       hvp: 3,
       jvp: 1,
       sampledLabelGrad: 1,
+      outputJacobian: 0,
+      layerStatistics: 0,
     });
     assert.equal(totalCalls(counter.counts()), 8);
     // Calls on the original are not counted.

@@ -84,6 +84,8 @@ describe("results.json", () => {
       hvp: 0,
       jvp: 0,
       sampledLabelGrad: 0,
+      outputJacobian: 0,
+      layerStatistics: 0,
     });
     const summary = plain.summary as { problem: string; optimizer: string; sweep: unknown[] }[];
     assert.deepEqual(

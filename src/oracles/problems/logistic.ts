@@ -9,9 +9,14 @@
  *     H·(v, c) = (1/n) Σ_i σ(z_i)(1 − σ(z_i)) (x_i · v + c) (x_i, 1) + (λv, 0)
  *
  * log(1 + e^z) is evaluated as max(z, 0) + log1p(e^{−|z|}), exact for any z without overflow.
+ *
+ * For Gauss-Newton methods the outputs are the logits (one per example): the output Jacobian
+ * has rows ∂z_i/∂(w, b) = (x_i, 1), the loss's output derivatives are σ(z_i) − y_i and
+ * σ(z_i)(1 − σ(z_i)), and the L2 term is the diagonal penalty (λ on the weights, 0 on the bias).
  */
 import type { Dataset } from "../../data/dataset.js";
 import { InvalidArgumentError } from "../../errors.js";
+import type { OutputJacobian } from "../objective.js";
 import type { FloatArray } from "../../params/layout.js";
 import { Layout } from "../../params/layout.js";
 import { checkChoice, checkKnownOptions, checkNumber } from "../../optim/validate.js";
@@ -30,6 +35,16 @@ function sigmoid(z: number): number {
   return e / (1 + e);
 }
 
+/** A logistic-regression objective, which also gives the output Jacobian of its logits. */
+export interface LogisticClassifier extends LinearClassifier {
+  /**
+   * The n×(d + 1) Jacobian of the logits, rows (x_i, 1); σ(z_i) − y_i and σ(z_i)(1 − σ(z_i)) per
+   * example; and the L2 penalty as a diagonal (absent when λ = 0). The arrays are reused by the
+   * next call.
+   */
+  outputJacobian(params: FloatArray): OutputJacobian;
+}
+
 /**
  * Logistic regression on a two-class `ds` (labels 0 and 1), with value, gradient and
  * Hessian-vector product in closed form. Parameters: `weight` [cols] and `bias` [1], starting at
@@ -39,7 +54,7 @@ function sigmoid(z: number): number {
 export function logisticRegression(
   ds: Dataset,
   options: LinearClassifierOptions = {},
-): LinearClassifier {
+): LogisticClassifier {
   const owner = "logisticRegression";
   checkKnownOptions(owner, options, ["l2", "dtype"]);
   checkClassificationData(owner, ds);
@@ -70,6 +85,10 @@ export function logisticRegression(
     for (let j = 0; j < d; j++) s += w[j] * w[j];
     return 0.5 * l2 * s;
   };
+  // Output-Jacobian buffers, allocated on the first call: most uses never ask for them.
+  let outputs: { jacobian: Float64Array; gradient: Float64Array; hessian: Float64Array } | null =
+    null;
+  const penaltyDiagonal = l2 > 0 ? new Float64Array(d + 1).fill(l2, 0, d) : undefined;
   const predict = (params: FloatArray, data: Dataset = ds): Int32Array => {
     layout.assertBuffer(params, `${owner}.predict params`);
     checkFeatures(`${owner}.predict`, data, d);
@@ -119,6 +138,30 @@ export function logisticRegression(
       }
       for (let j = 0; j < d; j++) out[j] = acc[j] / n + l2 * v[j];
       out[d] = acc[d] / n;
+    },
+    outputJacobian(w) {
+      layout.assertBuffer(w, `${owner}.outputJacobian params`);
+      if (outputs === null) {
+        const jacobian = new Float64Array(n * (d + 1));
+        for (let i = 0; i < n; i++) {
+          jacobian.set(X.subarray(i * d, (i + 1) * d), i * (d + 1));
+          jacobian[i * (d + 1) + d] = 1;
+        }
+        outputs = { jacobian, gradient: new Float64Array(n), hessian: new Float64Array(n) };
+      }
+      for (let i = 0; i < n; i++) {
+        const p = sigmoid(margin(X, i, w));
+        outputs.gradient[i] = p - Y[i];
+        outputs.hessian[i] = p * (1 - p);
+      }
+      return {
+        examples: n,
+        outputs: 1,
+        jacobian: outputs.jacobian,
+        outputGradient: outputs.gradient,
+        outputHessian: outputs.hessian,
+        ...(penaltyDiagonal && { penalty: penaltyDiagonal }),
+      };
     },
     initialParams() {
       return layout.zeros();
