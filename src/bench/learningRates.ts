@@ -27,4 +27,7 @@ export const MLP_DIGITS_LEARNING_RATES: Readonly<Record<string, number>> = Objec
   "random-scaling": 0.1,
   aegd: 1,
   polyak: 3,
+  shampoo: 0.1,
+  soap: 0.1,
+  "ada-muon": 0.03,
 });

@@ -10,6 +10,7 @@ import { adagrad } from "./adagrad.js";
 import { adagradNorm } from "./adagradNorm.js";
 import { aegd } from "./aegd.js";
 import { adahessian } from "./adahessian.js";
+import { adaMuon } from "./adaMuon.js";
 import { adago } from "./adago.js";
 import { adam, adamw, amsgrad } from "./adam.js";
 import { ademamix } from "./ademamix.js";
@@ -36,6 +37,8 @@ import { rmsprop } from "./rmsprop.js";
 import { saddleFreeNewton } from "./saddleFreeNewton.js";
 import { scaledGD } from "./scaledGD.js";
 import { sgd } from "./sgd.js";
+import { shampoo } from "./shampoo.js";
+import { soap } from "./soap.js";
 import { sophiaG, sophiaH } from "./sophia.js";
 
 /** Kind of method, for grouping in tables. */
@@ -479,6 +482,45 @@ export const catalog: readonly OptimizerEntry[] = [
     family: "matrix",
     defaultLearningRate: 0.01,
     create: ({ learningRate }) => lmo({ learningRate, momentum: 0.9 }),
+  },
+  {
+    name: "shampoo",
+    title: "Shampoo (AdamW for non-matrices)",
+    paper:
+      'Gupta, Koren & Singer, "Shampoo: Preconditioned Stochastic Tensor Optimization", ICML 2018; Shi, Lee, Iwasaki, Gallego-Posada, Li, Rangadurai, Mudigere & Rabbat, "A Distributed Data-Parallel PyTorch Implementation of the Distributed Shampoo Optimizer for Training Neural Networks At-Scale", arXiv:2309.06497, 2023',
+    reference:
+      "facebookresearch/optimizers distributed_shampoo (Adam grafting); roots every 10 steps here; the AdamW group uses the same rate",
+    oracle: "valueAndGrad",
+    family: "matrix",
+    defaultLearningRate: 0.03,
+    create: ({ learningRate }) =>
+      routeMatrices({
+        matrices: shampoo({ learningRate, preconditionFrequency: 10 }),
+        rest: adamw({ learningRate }),
+      }),
+  },
+  {
+    name: "soap",
+    title: "SOAP",
+    paper:
+      'Vyas, Morwani, Zhao, Kwun, Shapira, Brandfonbrener, Janson & Kakade, "SOAP: Improving and Stabilizing Shampoo using Adam", ICLR 2025',
+    reference: "nikhilvyas/SOAP soap.py (vectors get SOAP's Adam, as there)",
+    oracle: "valueAndGrad",
+    family: "matrix",
+    defaultLearningRate: 0.01,
+    create: ({ learningRate }) => soap({ learningRate }),
+  },
+  {
+    name: "ada-muon",
+    title: "AdaMuon (AdamW for non-matrices)",
+    paper:
+      'Frans, Abbeel & Levine, "What Really Matters in Matrix-Whitening Optimizers?", arXiv:2510.25000, 2025; Si, Zhang & Shen, "AdaMuon: Adaptive Muon Optimizer", arXiv:2507.11005, 2025',
+    reference: "kvfrans/matrix-whitening optimizers/adamuon.py",
+    oracle: "valueAndGrad",
+    family: "matrix",
+    defaultLearningRate: 0.01,
+    create: ({ learningRate }) =>
+      routeMatrices({ matrices: adaMuon({ learningRate }), rest: adamw({ learningRate }) }),
   },
   {
     name: "psgd-kron",
