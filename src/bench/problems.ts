@@ -238,7 +238,14 @@ export const LINEAR_CLASSIFIER_RATES: Readonly<Record<string, number>> = {
 };
 
 const CLOSED_FORM_ORACLES: readonly OracleName[] = ["value", "valueAndGrad", "hvp"];
-const JAX_ORACLES: readonly OracleName[] = ["value", "valueAndGrad", "hvp", "jvp"];
+/** The jax-js classifiers give their logits, hence labels sampled from their predictions. */
+const JAX_CLASSIFIER_ORACLES: readonly OracleName[] = [
+  "value",
+  "valueAndGrad",
+  "hvp",
+  "jvp",
+  "sampledLabelGrad",
+];
 
 /** Shape of the character-level transformer the benchmark trains (28,576 parameters). */
 export const TRANSFORMER_CONFIG = {
@@ -505,7 +512,7 @@ export const problems: readonly BenchProblem[] = [
     targetLoss: 0.1,
     optimalValue: 0,
     seeded: true,
-    oracles: JAX_ORACLES,
+    oracles: JAX_CLASSIFIER_ORACLES,
     learningRates: MLP_DIGITS_LEARNING_RATES,
     create: async ({ seed }) => {
       const [data, { mlpClassifier }] = await Promise.all([
@@ -531,7 +538,7 @@ export const problems: readonly BenchProblem[] = [
     targetLoss: 2.5,
     optimalValue: 0,
     seeded: true,
-    oracles: JAX_ORACLES,
+    oracles: JAX_CLASSIFIER_ORACLES,
     learningRates: {
       sgd: 0.3,
       momentum: 0.1,

@@ -8,6 +8,25 @@
  * Hessian-vector product (see {@link HvpMode}). Optimizer math stays in descend's kernels on the
  * flat buffer; jax-js does what it is good at, the model and its derivatives.
  *
+ * A classifier that also gives its logits gets `sampledLabelGrad`, the input of the
+ * Gauss-Newton-Bartlett estimator (Liu, Li, Hall, Liang & Ma, "Sophia: A Scalable Stochastic
+ * Second-order Optimizer for Language Model Pre-training", ICLR 2024, Algorithm 2). With logits
+ * z_i ∈ ℝ^K for the B predictions of the batch and p_i = softmax(z_i), every label is redrawn from
+ * the model itself by inverting its cumulative distribution, and the loss is taken on those
+ * labels:
+ *
+ *     c_ik = Σ_{j ≤ k} p_ij,   ŷ_i = min(#{k : c_ik ≤ u_i}, K − 1)   ~  Categorical(p_i)
+ *     f̂(θ) = −(1/B) Σ_i log p_i[ŷ_i],   returned with ∇f̂(θ) (ŷ held fixed)
+ *
+ * u_i is element i of the Philox uniform sequence (seed, count) (src/random), the rule of
+ * `softmaxRegression`'s closed form: the first class whose cumulative probability exceeds u_i,
+ * the last class when rounding leaves the total below u_i. The uniforms are bit-identical on
+ * every engine; the labels then depend only on the model's probabilities. Sampling, loss and
+ * gradient run in one traced (for float32, compiled) function, at the cost of about one gradient.
+ * (The Gumbel-max trick, argmax_k z_ik − log(−log U_ik), draws the same distribution but needs
+ * B·K uniforms and two logarithms each; on the digits perceptron that noise alone cost 0.8 of a
+ * gradient, the whole oracle 1.9 gradients against 1.35 for the inversion.)
+
  * jax-js arrays are reference counted: every operation consumes its array arguments. The objective
  * owns all of this bookkeeping. Each oracle call builds fresh arrays from the buffer, lends the
  * loss one reference to the data, and reads every result back, so after a call nothing it created
@@ -15,13 +34,25 @@
  * users only ever see typed arrays. (The one exception is inside jax-js itself: see
  * {@link JaxObjectiveOptions.jit} for the buffers its eager second-order rules keep.)
  */
-import { Array as JaxArray, grad, jit, jvp, numpy as np, valueAndGrad } from "@jax-js/jax";
+import {
+  Array as JaxArray,
+  grad,
+  jit,
+  jvp,
+  lax,
+  makeJaxpr,
+  nn,
+  numpy as np,
+  valueAndGrad,
+} from "@jax-js/jax";
 import type { OwnedFunction } from "@jax-js/jax";
 import { InvalidArgumentError, ShapeMismatchError } from "../errors.js";
 import type { DType, FloatArray } from "../params/layout.js";
 import { Layout } from "../params/layout.js";
 import { ParamSet } from "../params/paramset.js";
 import { checkBoolean, checkChoice, checkKnownOptions, checkNumber } from "../optim/validate.js";
+import { fillUniform } from "../random/distributions.js";
+import { INDEX_LIMIT } from "../random/philox.js";
 import type { Objective } from "./objective.js";
 
 /** A pytree of jax-js arrays: an array, or plain objects and JS arrays nesting arrays. */
@@ -385,6 +416,15 @@ export interface JaxObjectiveOptions<P extends JaxTree, D extends JaxTree | unde
   /** Name used in messages and reports (default `"jax"`). */
   name?: string;
   /**
+   * The logits behind a cross-entropy loss: for the same parameters and data as `loss`, an array
+   * [..., K] whose last axis scores the K classes of each prediction, every other position being
+   * one prediction (a batch of rows [B, K], or tokens [batch, context, K]). Giving it adds the
+   * `sampledLabelGrad` oracle: the mean over predictions of −log softmax(logits)[ŷ] with labels
+   * ŷ drawn from softmax(logits) itself (see the module comment), which is meaningful when `loss`
+   * is the mean cross-entropy of these logits. Same rules as `loss` (`.ref`, no captured arrays).
+   */
+  logits?: (params: P, data: D) => JaxArray;
+  /**
    * Compile each oracle with jax-js `jit`. Default: true for float32 parameters, false for
    * float64. Compiled gradients are faster on the wasm backend, and compiled second-order calls
    * release every buffer, whereas jax-js 0.1.25 keeps a few buffers on each eager
@@ -397,9 +437,9 @@ export interface JaxObjectiveOptions<P extends JaxTree, D extends JaxTree | unde
    */
   jit?: boolean;
   /**
-   * How {@link JaxObjective.hvp} computes ∇²f(θ)·v (default `"forward-over-reverse"`, the
-   * fastest exact formulation measured on the digits perceptron, eager and compiled; see
-   * {@link HvpMode}).
+   * How {@link JaxObjective.hvp} computes ∇²f(θ)·v. Default: the fastest exact formulation
+   * measured for the objective's kind, `"reverse-over-forward"` when compiled and
+   * `"forward-over-reverse"` when eager ({@link defaultHvpMode}; costs in {@link HvpMode}).
    */
   hvpMode?: HvpMode;
   /**
@@ -413,14 +453,27 @@ export interface JaxObjectiveOptions<P extends JaxTree, D extends JaxTree | unde
 }
 
 /**
- * The three ways {@link JaxObjective.hvp} can compute H·v = ∇²f(θ)·v.
+ * The ways {@link JaxObjective.hvp} can compute H·v = ∇²f(θ)·v. The three exact ones give the
+ * same product up to rounding and differ only in cost; by default (see {@link defaultHvpMode})
+ * a compiled objective uses reverse over forward, an eager one forward over reverse, the
+ * fastest of each kind measured with `npm run bench:hvp` (jax-js 0.1.25, Node 20, 2 cores; in
+ * units of one gradient of the same kind; digits perceptron 64→32→10 on 1797 rows, character
+ * transformer of 107k parameters):
  *
+ * | mode | digits, compiled | transformer, compiled | digits, eager |
+ * | --- | --- | --- | --- |
+ * | `"reverse-over-forward"` | 2.0–2.6 | 2.7–2.9 | 4.0–10 |
+ * | `"forward-over-reverse"` | 4.8–6.9 | 9.2–10 | 3.3–6.8 |
+ * | `"reverse-over-reverse"` | 13–20 | 27–28 | 6.9–9.6 |
+ * | `"finite-difference"` | 1.7–2.2 | 2.1–2.4 | 1.9–2.5 |
+ *
+ * - `"reverse-over-forward"`: the gradient of the directional derivative θ ↦ ∇f(θ)·v, computed
+ *   by forward mode (grad of jvp): ∇_θ(∇f(θ)·v) = H·v. The forward pass carries v alongside θ
+ *   once, and one reverse pass differentiates both.
  * - `"forward-over-reverse"`: the forward-mode derivative of the gradient along v,
- *   H·v = d/dt ∇f(θ + t·v) at t = 0 (jvp of grad). Exact, and the default: on the digits
- *   perceptron with jax-js 0.1.25 it cost 3.4–5 compiled gradients, against 10–18 for
- *   reverse over reverse compiled (eager, both were slower still).
+ *   H·v = d/dt ∇f(θ + t·v) at t = 0 (jvp of grad).
  * - `"reverse-over-reverse"`: the gradient of the scalar θ ↦ ⟨∇f(θ), v⟩ (grad of grad), which
- *   equals H·v since H is symmetric. Exact.
+ *   equals H·v since H is symmetric.
  * - `"finite-difference"`: central differences of two gradients,
  *   H·v ≈ (∇f(θ + h·v) − ∇f(θ − h·v)) / 2h, with h = ε₀·(1 + ‖θ‖)/‖v‖ so the perturbation
  *   h‖v‖ is ε₀ relative to the size of θ (a common scaling; the error analysis is that of
@@ -433,13 +486,59 @@ export interface JaxObjectiveOptions<P extends JaxTree, D extends JaxTree | unde
  *   perceptron in float32. Polynomial losses (least squares) come out exact up to rounding. It
  *   costs two gradients (1.6–2× one gradient measured) and needs no second-order autodiff.
  */
-export type HvpMode = "forward-over-reverse" | "reverse-over-reverse" | "finite-difference";
+export type HvpMode =
+  "reverse-over-forward" | "forward-over-reverse" | "reverse-over-reverse" | "finite-difference";
 
-const HVP_MODES: readonly HvpMode[] = [
+/** Every {@link HvpMode}, in the order of its documentation. */
+export const HVP_MODES: readonly HvpMode[] = [
+  "reverse-over-forward",
   "forward-over-reverse",
   "reverse-over-reverse",
   "finite-difference",
 ];
+
+/** The {@link HvpMode}s that compute H·v exactly by automatic differentiation. */
+export type ExactHvpMode = Exclude<HvpMode, "finite-difference">;
+
+/**
+ * The HVP formulation used when none is chosen: the fastest exact one measured for compiled
+ * (`jit`, float32) objectives, `"reverse-over-forward"`, and for eager ones (float64),
+ * `"forward-over-reverse"` (see {@link HvpMode}).
+ */
+export function defaultHvpMode(jit: boolean): ExactHvpMode {
+  return jit ? "reverse-over-forward" : "forward-over-reverse";
+}
+
+/** The HVP settings of a model built on {@link jaxObjective}. */
+export interface HvpOptions {
+  /** How `hvp` computes ∇²f(θ)·v (default: {@link defaultHvpMode}). */
+  hvpMode?: HvpMode;
+  /** Relative step of the `"finite-difference"` HVP, in (0, 1); only with that mode. */
+  hvpEpsilon?: number;
+}
+
+/**
+ * Validates `hvpMode` and `hvpEpsilon` for `owner` (errors name it) and returns them; each is
+ * left undefined unless given (the default mode depends on compilation, see
+ * {@link defaultHvpMode}).
+ */
+export function checkHvpOptions(owner: string, options: HvpOptions): HvpOptions {
+  const hvpMode =
+    options.hvpMode === undefined
+      ? undefined
+      : checkChoice(owner, "hvpMode", options.hvpMode, HVP_MODES);
+  if (options.hvpEpsilon === undefined) return { hvpMode, hvpEpsilon: undefined };
+  if (hvpMode !== "finite-difference") {
+    throw new InvalidArgumentError(
+      owner,
+      "hvpEpsilon",
+      options.hvpEpsilon,
+      'unset unless hvpMode is "finite-difference"',
+    );
+  }
+  const hvpEpsilon = checkNumber(owner, "hvpEpsilon", options.hvpEpsilon, { above: 0, below: 1 });
+  return { hvpMode, hvpEpsilon };
+}
 
 /**
  * An {@link Objective} backed by a jax-js loss. Oracles are asynchronous; they never keep a
@@ -459,6 +558,19 @@ export interface JaxObjective<
   hvp(params: FloatArray, vector: FloatArray, out: FloatArray): Promise<void>;
   /** ∇f(θ)·v (forward mode). */
   jvp(params: FloatArray, vector: FloatArray): Promise<number>;
+  /**
+   * Present when the objective was given {@link JaxObjectiveOptions.logits}: the mean
+   * cross-entropy on labels drawn from the model's own predictions (prediction i inverts its
+   * cumulative distribution at element i of the Philox uniforms (seed, count), both integers in
+   * [0, 2^53); see the module comment), with its gradient written into `gradOut`. Returns that
+   * sampled loss.
+   */
+  sampledLabelGrad?(
+    params: FloatArray,
+    gradOut: FloatArray,
+    seed: number,
+    count: number,
+  ): Promise<number>;
   /** How `hvp` is computed. */
   readonly hvpMode: HvpMode;
   /** The starting values given as `params` (a fresh buffer each call). */
@@ -499,7 +611,35 @@ const jvpOf = jvp as unknown as <R extends JaxTree>(
 ) => [R, R];
 const jitOf = jit as unknown as <F extends TreeFunction<JaxTree>>(f: F) => OwnedFunction<F>;
 
-const JAX_OBJECTIVE_OPTIONS = ["loss", "params", "data", "name", "jit", "hvpMode", "hvpEpsilon"];
+const JAX_OBJECTIVE_OPTIONS = [
+  "loss",
+  "params",
+  "data",
+  "name",
+  "logits",
+  "jit",
+  "hvpMode",
+  "hvpEpsilon",
+];
+
+/** The shape of the array `fn` returns for these arguments, found by tracing (nothing is run). */
+function tracedShape(fn: TreeFunction<JaxArray>, args: JaxTree[]): number[] {
+  const traceOf = makeJaxpr as unknown as (
+    f: TreeFunction<JaxArray>,
+  ) => (...trees: JaxTree[]) => { jaxpr: ClosedJaxprLike };
+  const { jaxpr } = traceOf(fn)(...args);
+  try {
+    return [...jaxpr.jaxpr.outs[0].aval.shape];
+  } finally {
+    jaxpr.dispose();
+  }
+}
+
+/** What {@link tracedShape} reads of a traced program. */
+interface ClosedJaxprLike {
+  readonly jaxpr: { readonly outs: readonly { readonly aval: { readonly shape: number[] } }[] };
+  dispose(): void;
+}
 
 /**
  * Wraps a jax-js loss as an {@link Objective} with `value`, `valueAndGrad`, `jvp` and `hvp`.
@@ -548,19 +688,17 @@ export async function jaxObjective<
     }
     name = options.name ?? "jax";
     if (typeof name !== "string") throw new InvalidArgumentError(owner, "name", name, "a string");
-    if (options.jit !== undefined) checkBoolean(owner, "jit", options.jit);
-    hvpMode = checkChoice(owner, "hvpMode", options.hvpMode ?? "forward-over-reverse", HVP_MODES);
-    if (options.hvpEpsilon !== undefined) {
-      if (hvpMode !== "finite-difference") {
-        throw new InvalidArgumentError(
-          owner,
-          "hvpEpsilon",
-          options.hvpEpsilon,
-          'unset unless hvpMode is "finite-difference"',
-        );
-      }
-      hvpEpsilon = checkNumber(owner, "hvpEpsilon", options.hvpEpsilon, { above: 0, below: 1 });
+    if (options.logits !== undefined && typeof options.logits !== "function") {
+      throw new InvalidArgumentError(
+        owner,
+        "logits",
+        options.logits,
+        "a function (params, data) => logits [..., classes]",
+      );
     }
+    if (options.jit !== undefined) checkBoolean(owner, "jit", options.jit);
+    const hvp = checkHvpOptions(owner, options);
+    hvpEpsilon = hvp.hvpEpsilon ?? hvpEpsilon;
     if (options.params instanceof ParamSet) {
       layout = options.params.layout;
       skeleton = skeletonFromNames(
@@ -581,6 +719,7 @@ export async function jaxObjective<
       );
     }
     compiled = options.jit ?? layout.dtype === "float32";
+    hvpMode = hvp.hvpMode ?? defaultHvpMode(compiled);
     if (compiled && layout.dtype === "float64") {
       throw new InvalidArgumentError(
         owner,
@@ -634,23 +773,26 @@ export async function jaxObjective<
     for (let i = 1; i < g.length; i++) sum = np.add(sum, np.sum(np.multiply(g[i], vs[i])));
     return sum;
   };
+  /** ∇f(θ)·v by forward mode: the directional derivative, whose gradient in θ is H·v. */
+  const directional = (p: JaxTree, v: JaxTree, box: JaxTree): JaxArray => {
+    const [y, dy] = jvpOf((q) => value(q, box), [p], [v]);
+    y.dispose();
+    return dy;
+  };
+  const exactHvp: Record<ExactHvpMode, TreeFunction<JaxTree>> = {
+    "reverse-over-forward": (p, v, box) => gradOf((q: JaxTree) => directional(q, v, box))(p),
+    "forward-over-reverse": (p, v, box) => {
+      const [g, hv] = jvpOf((q) => gradOf(value)(q, box), [p], [v]);
+      for (const array of allArrays(g)) array.dispose();
+      return hv;
+    },
+    "reverse-over-reverse": (p, v, box) => gradOf((q: JaxTree) => gradientDotVector(q, v, box))(p),
+  };
   const plain = {
     value,
     valueAndGrad: valueAndGradOf(value),
-    jvp: (p: JaxTree, v: JaxTree, box: JaxTree): JaxArray => {
-      const [y, dy] = jvpOf((q) => value(q, box), [p], [v]);
-      y.dispose();
-      return dy;
-    },
-    hvp:
-      hvpMode === "forward-over-reverse"
-        ? (p: JaxTree, v: JaxTree, box: JaxTree): JaxTree => {
-            const [g, hv] = jvpOf((q) => gradOf(value)(q, box), [p], [v]);
-            for (const array of allArrays(g)) array.dispose();
-            return hv;
-          }
-        : (p: JaxTree, v: JaxTree, box: JaxTree): JaxTree =>
-            gradOf((q: JaxTree) => gradientDotVector(q, v, box))(p),
+    jvp: directional,
+    hvp: exactHvp[hvpMode === "finite-difference" ? defaultHvpMode(compiled) : hvpMode],
   };
   const owned: OwnedFunction<TreeFunction<JaxTree>>[] = [];
   const compile = <F extends TreeFunction<JaxTree>>(fn: F): F => {
@@ -664,6 +806,54 @@ export async function jaxObjective<
     valueAndGrad: compile(plain.valueAndGrad),
     jvp: compile(plain.jvp),
     hvp: compile(plain.hvp),
+  };
+
+  const logits = options.logits;
+  const logitsOf = (p: JaxTree, box: JaxTree): JaxArray =>
+    logits!(p as P, (box as DataBox).data as D);
+  /**
+   * Mean cross-entropy of the logits on labels drawn by inverting each prediction's cumulative
+   * distribution at its uniform. The probabilities are taken with the gradient stopped, so
+   * differentiating in θ holds ŷ fixed.
+   */
+  const sampledLoss = (p: JaxTree, box: JaxTree, uniforms: JaxTree): JaxArray => {
+    const z = logitsOf(p, box);
+    const classes = z.shape[z.shape.length - 1];
+    // exp(logSoftmax) rather than softmax: jax-js 0.1.25's eager gradient keeps a buffer for
+    // every division of an intermediate, even one whose gradient is stopped.
+    const probabilities = np.exp(nn.logSoftmax(lax.stopGradient(z.ref), -1));
+    const cumulative = np.cumsum(probabilities, -1);
+    const below = np.lessEqual(cumulative, uniforms as JaxArray);
+    const label = np.minimum(np.sum(np.astype(below, np.int32), -1), classes - 1);
+    const labels = np.astype(nn.oneHot(label, classes), z.dtype);
+    return np.negative(np.mean(np.sum(np.multiply(nn.logSoftmax(z, -1), labels), -1)));
+  };
+  const sampledValueAndGrad = logits ? compile(valueAndGradOf(sampledLoss)) : undefined;
+  // The logits' shape per data shape (a batch source may change it), and the uniforms' buffer.
+  const logitsShapes = new Map<string, number[]>();
+  let uniforms: Float32Array | Float64Array | undefined;
+  /** The uniforms u_i, one per prediction, shaped [..., 1] against logits [..., K]. */
+  const labelUniforms = (p: JaxTree, box: JaxTree, seed: number, count: number): JaxArray => {
+    const key = allArrays((box as DataBox).data)
+      .map((a) => `${a.dtype}[${a.shape.join(",")}]`)
+      .join(";");
+    let shape = logitsShapes.get(key);
+    if (shape === undefined) {
+      shape = tracedShape(logitsOf, [p, box]);
+      if (shape.length === 0) {
+        throw new ShapeMismatchError(
+          `${name}.sampledLabelGrad: the logits need a class axis, got a scalar`,
+        );
+      }
+      logitsShapes.set(key, shape);
+    }
+    const predictions = shapeProduct(shape.slice(0, -1));
+    if (uniforms?.length !== predictions) {
+      uniforms =
+        layout.dtype === "float64" ? new Float64Array(predictions) : new Float32Array(predictions);
+    }
+    fillUniform(uniforms, seed, count);
+    return jaxArray(uniforms, [...shape.slice(0, -1), 1]);
   };
 
   const ensureLive = (what: string): void => {
@@ -747,6 +937,23 @@ export async function jaxObjective<
     await readInto(leaves, layout, target, what);
   };
 
+  /** Reads a (loss, gradient tree) pair: the loss is returned, the gradient goes to `gradOut`. */
+  const readLossAndGrad = async (
+    [out, grads]: [JaxArray, JaxTree],
+    gradOut: FloatArray,
+    what: string,
+  ): Promise<number> => {
+    let loss: number;
+    try {
+      loss = await readScalar(out, what);
+    } catch (error) {
+      for (const array of allArrays(grads)) release(array);
+      throw error;
+    }
+    await readTree(grads, gradOut, what);
+    return loss;
+  };
+
   // Scratch of the finite-difference HVP, allocated on first use and reused.
   let shifted: { plus: FloatArray; minus: FloatArray; gradMinus: FloatArray } | undefined;
   const finiteDifferenceHvp = async (
@@ -792,17 +999,9 @@ export async function jaxObjective<
     },
     valueAndGrad(params, gradOut) {
       layout.assertBuffer(gradOut, `${name}.valueAndGrad gradOut`);
-      return oracle("valueAndGrad", [params], fns.valueAndGrad, async ([out, grads]) => {
-        let loss: number;
-        try {
-          loss = await readScalar(out, `${name}.valueAndGrad`);
-        } catch (error) {
-          for (const array of allArrays(grads)) release(array);
-          throw error;
-        }
-        await readTree(grads, gradOut, `${name}.valueAndGrad`);
-        return loss;
-      });
+      return oracle("valueAndGrad", [params], fns.valueAndGrad, (result) =>
+        readLossAndGrad(result, gradOut, `${name}.valueAndGrad`),
+      );
     },
     jvp(params, vector) {
       return oracle("jvp", [params, vector], fns.jvp, (out) => readScalar(out, `${name}.jvp`));
@@ -849,6 +1048,26 @@ export async function jaxObjective<
       for (const fn of owned) fn.dispose();
     },
   };
+  if (sampledValueAndGrad) {
+    objective.sampledLabelGrad = async (params, gradOut, seed, count) => {
+      const what = `${name}.sampledLabelGrad`;
+      const bounds = { integer: true, min: 0, below: INDEX_LIMIT };
+      checkNumber(what, "seed", seed, bounds);
+      checkNumber(what, "count", count, bounds);
+      layout.assertBuffer(gradOut, `${what} gradOut`);
+      const call = (p: JaxTree, box: JaxTree): [JaxArray, JaxTree] => {
+        const u = labelUniforms(p, box, seed, count);
+        try {
+          return sampledValueAndGrad(p, box, u);
+        } finally {
+          releaseAll(u);
+        }
+      };
+      return oracle("sampledLabelGrad", [params], call, (result) =>
+        readLossAndGrad(result, gradOut, what),
+      );
+    };
+  }
   return objective;
 }
 

@@ -4,16 +4,10 @@ import { numpy as np } from "@jax-js/jax";
 import type { Array as JaxArray } from "@jax-js/jax";
 import { InvalidArgumentError } from "../../src/errors.js";
 import type { HvpMode } from "../../src/oracles/jax.js";
-import { jaxArray, jaxObjective } from "../../src/oracles/jax.js";
+import { HVP_MODES, jaxArray, jaxObjective } from "../../src/oracles/jax.js";
 import type { DType, FloatArray } from "../../src/params/layout.js";
 import { fillUniform } from "../helpers/inputs.js";
 import { liveBufferCounter } from "./liveBuffers.js";
-
-const HVP_MODES: readonly HvpMode[] = [
-  "forward-over-reverse",
-  "reverse-over-reverse",
-  "finite-difference",
-];
 
 // jit is available for float32 only.
 const SETTINGS = [

@@ -29,8 +29,8 @@ import { Layout } from "../../params/layout.js";
 import { ParamSet } from "../../params/paramset.js";
 import { fillNormal, fillUniform } from "../../random/distributions.js";
 import { checkChoice, checkKnownOptions, checkNumber } from "../../optim/validate.js";
-import type { JaxObjective } from "../jax.js";
-import { jaxArray, jaxObjective } from "../jax.js";
+import type { HvpOptions, JaxObjective } from "../jax.js";
+import { checkHvpOptions, jaxArray, jaxObjective } from "../jax.js";
 
 /** A dense layer's parameters as the loss sees them. */
 export type LinearParams = {
@@ -90,8 +90,10 @@ export type CharTransformerBatch = {
   targets: JaxArray;
 };
 
-/** Options of {@link charTransformer}. */
-export interface CharTransformerOptions {
+/**
+ * Options of {@link charTransformer}; `hvpMode` and `hvpEpsilon` are those of {@link jaxObjective}.
+ */
+export interface CharTransformerOptions extends HvpOptions {
   /** Number of transformer blocks L (default 2). */
   layers?: number;
   /** Width of the residual stream (default 64). */
@@ -119,7 +121,9 @@ export type CharTransformerObjective = JaxObjective<CharTransformerParams, CharT
   /** The characters of the text and their ids. */
   readonly vocabulary: CharVocabulary;
   /** The resolved configuration. */
-  readonly config: Readonly<Required<Omit<CharTransformerOptions, "name">>>;
+  readonly config: Readonly<
+    Required<Omit<CharTransformerOptions, "name" | "hvpMode" | "hvpEpsilon">>
+  >;
   /** Characters in the training split and in the held-out split. */
   readonly splitSizes: {
     /** Characters in the training split. */
@@ -133,6 +137,23 @@ export type CharTransformerObjective = JaxObjective<CharTransformerParams, CharT
    * step·batchSize + b, N the training split's length. `setBatch(step)` trains on these windows.
    */
   batchStarts(step: number): Int32Array;
+  /**
+   * The mean cross-entropy of the current batch on next characters drawn from the model's own
+   * predictions (position i inverts its cumulative distribution at element i of the Philox
+   * uniforms (seed, count), positions in row-major [batch, context] order), with its gradient in
+   * `gradOut`: the Gauss-Newton-Bartlett input of SophiaG (see {@link jaxObjective}).
+   */
+  sampledLabelGrad(
+    params: FloatArray,
+    gradOut: FloatArray,
+    seed: number,
+    count: number,
+  ): Promise<number>;
+  /**
+   * B = batchSize · context, the number of predicted characters the loss is a mean over: the
+   * `batchScale` of `gnbDiagonal` and the `batchSize` of SophiaG.
+   */
+  readonly batchScale: number;
   /** Mean cross-entropy (nats per character) on the fixed held-out windows. */
   validationLoss(params: FloatArray): Promise<number>;
   /**
@@ -153,6 +174,8 @@ const OPTIONS = [
   "validationWindows",
   "dtype",
   "name",
+  "hvpMode",
+  "hvpEpsilon",
 ];
 
 /** Philox stream of the mini-batch windows; tensors use streams 0, 1, 2, … (their index). */
@@ -261,7 +284,8 @@ function crossEntropy(logits: JaxArray, targets: JaxArray): JaxArray {
 
 /**
  * A decoder-only transformer trained on next-character prediction over `text`, wrapped by
- * {@link jaxObjective}: value, gradient, JVP and HVP by jax-js autodiff. Call `setBatch(step)`
+ * {@link jaxObjective}: value, gradient, JVP and HVP by jax-js autodiff, and the sampled-label
+ * gradient of SophiaG (pass `batchScale` as its `batchSize`). Call `setBatch(step)`
  * before each step to train on that step's seeded windows (the oracles use step 0's until then),
  * and `dispose()` when done.
  *
@@ -306,6 +330,7 @@ export async function charTransformer(
     { integer: true, min: 1 },
   );
   const dtype = checkChoice(owner, "dtype", options.dtype ?? "float32", ["float32", "float64"]);
+  const { hvpMode, hvpEpsilon } = checkHvpOptions(owner, options);
   const name = options.name ?? `char-transformer-l${layers}-d${dModel}`;
   if (typeof name !== "string") throw new InvalidArgumentError(owner, "name", name, "a string");
   if (typeof text !== "string") throw new InvalidArgumentError(owner, "text", text, "a string");
@@ -381,7 +406,11 @@ export async function charTransformer(
     params: initial,
     data: (step) => oneHotBatch(train, batchStarts(step)),
     loss,
+    logits: (p, d) => forward(p, d.inputs, heads),
+    hvpMode,
+    hvpEpsilon,
   });
+  const sampledLabelGrad = objective.sampledLabelGrad!;
   let validation: JaxObjective<CharTransformerParams, CharTransformerBatch>;
   try {
     validation = await jaxObjective<CharTransformerParams, CharTransformerBatch>({
@@ -449,6 +478,8 @@ export async function charTransformer(
     }),
     splitSizes: Object.freeze({ train: train.length, validation: held.length }),
     batchStarts,
+    sampledLabelGrad,
+    batchScale: batchSize * context,
     validationLoss: (params: FloatArray) => validation.value(params),
     logits,
     dispose() {

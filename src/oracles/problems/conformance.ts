@@ -134,6 +134,17 @@ export function leastSquares(
 /**
  * Two-layer tanh regression network: pred = tanh(X W1 + b1) W2 + b2, loss = mean((pred − Y)²).
  * Parameters `W1 [d_in, H]`, `b1 [H]`, `W2 [H, d_out]`, `b2 [d_out]` (input-major weights).
+ *
+ * With N rows, c = 2/(N·d_out), h = tanh(a), a = X W1 + b1, and the backward pass
+ * D = c·(pred − Y), ∇W2 = hᵀD, ∇b2 = Σ_n D, S = (D W2ᵀ) ⊙ (1 − h²), ∇W1 = XᵀS, ∇b1 = Σ_n S,
+ * the Hessian-vector product along (V1, v1, V2, v2) is the R-operator R{·} = d/dt(·)(θ + t·v)
+ * at t = 0 applied to that pass (Pearlmutter, "Fast Exact Multiplication by the Hessian",
+ * Neural Computation 6(1), 1994):
+ *
+ *     R{h} = (1 − h²) ⊙ (X V1 + v1),       R{D} = c·(R{h} W2 + h V2 + v2)
+ *     H·v for W2, b2:  R{h}ᵀD + hᵀR{D},    Σ_n R{D}
+ *     R{S} = (R{D} W2ᵀ + D V2ᵀ) ⊙ (1 − h²) − 2 (D W2ᵀ) ⊙ h ⊙ R{h}
+ *     H·v for W1, b1:  Xᵀ R{S},            Σ_n R{S}
  */
 export function tanhMlp(X: Matrix, Y: Matrix, hidden: number, dtype: DType = "float64"): Objective {
   const N = X.length;
@@ -155,6 +166,11 @@ export function tanhMlp(X: Matrix, Y: Matrix, hidden: number, dtype: DType = "fl
   const h = new Float64Array(N * H);
   const dpred = new Float64Array(N * dOut);
   const dz = new Float64Array(N * H);
+  // Scratch of the R-operator pass: R{h}, R{D} and R{S} of one row.
+  const rh = new Float64Array(H);
+  const rdpred = new Float64Array(dOut);
+  const rdz = new Float64Array(H);
+  const product = new Float64Array(layout.size);
   const forward = (p: FloatArray): number => {
     for (let n = 0; n < N; n++) {
       for (let j = 0; j < H; j++) {
@@ -202,6 +218,50 @@ export function tanhMlp(X: Matrix, Y: Matrix, hidden: number, dtype: DType = "fl
         }
       }
       return f;
+    },
+    hvp(p, v, out) {
+      forward(p);
+      product.fill(0);
+      // Sums run in float64 whatever the parameter dtype, so float32 results are rounded once.
+      const scaleBack = 2 / (N * dOut);
+      for (let n = 0; n < N; n++) {
+        for (let j = 0; j < H; j++) {
+          let ra = v[tb1.offset + j];
+          for (let k = 0; k < dIn; k++) ra += x[n * dIn + k] * v[tW1.offset + k * H + j];
+          const hj = h[n * H + j];
+          rh[j] = (1 - hj * hj) * ra;
+        }
+        for (let o = 0; o < dOut; o++) {
+          let rpred = v[tb2.offset + o];
+          for (let j = 0; j < H; j++) {
+            rpred +=
+              rh[j] * p[tW2.offset + j * dOut + o] + h[n * H + j] * v[tW2.offset + j * dOut + o];
+          }
+          rdpred[o] = scaleBack * rpred;
+          product[tb2.offset + o] += rdpred[o];
+          const d = dpred[n * dOut + o];
+          for (let j = 0; j < H; j++) {
+            product[tW2.offset + j * dOut + o] += rh[j] * d + h[n * H + j] * rdpred[o];
+          }
+        }
+        for (let j = 0; j < H; j++) {
+          // dh = D W2ᵀ and its R-derivative R{D} W2ᵀ + D V2ᵀ for hidden unit j.
+          let dh = 0;
+          let rdh = 0;
+          for (let o = 0; o < dOut; o++) {
+            const w = p[tW2.offset + j * dOut + o];
+            dh += dpred[n * dOut + o] * w;
+            rdh += rdpred[o] * w + dpred[n * dOut + o] * v[tW2.offset + j * dOut + o];
+          }
+          const hj = h[n * H + j];
+          rdz[j] = rdh * (1 - hj * hj) - 2 * dh * hj * rh[j];
+        }
+        for (let j = 0; j < H; j++) {
+          product[tb1.offset + j] += rdz[j];
+          for (let k = 0; k < dIn; k++) product[tW1.offset + k * H + j] += x[n * dIn + k] * rdz[j];
+        }
+      }
+      out.set(product);
     },
   };
 }

@@ -19,8 +19,8 @@ import { Layout } from "../../params/layout.js";
 import { ParamSet } from "../../params/paramset.js";
 import { randomBits } from "../../random/philox.js";
 import { checkChoice, checkKnownOptions, checkNumber } from "../../optim/validate.js";
-import type { JaxObjective } from "../jax.js";
-import { jaxArray, jaxObjective } from "../jax.js";
+import type { HvpOptions, JaxObjective } from "../jax.js";
+import { checkHvpOptions, jaxArray, jaxObjective } from "../jax.js";
 import type { Classifier } from "./softmax.js";
 import { checkClassificationData, checkFeatures, classificationAccuracy } from "./softmax.js";
 
@@ -53,14 +53,31 @@ export type MlpBatch = {
 /** The perceptron objective: a jax-js objective that is also a {@link Classifier}. */
 export type MlpObjective = JaxObjective<MlpParams, MlpBatch> &
   Classifier & {
+    /**
+     * The mean cross-entropy of the current batch on labels drawn from the network's own
+     * predictions, ŷ_i ~ softmax(z_i) (row i inverts its cumulative distribution at element i of
+     * the Philox uniforms (seed, count)), with its gradient in `gradOut`: the Gauss-Newton-Bartlett
+     * input of SophiaG (see {@link jaxObjective}).
+     */
+    sampledLabelGrad(
+      params: FloatArray,
+      gradOut: FloatArray,
+      seed: number,
+      count: number,
+    ): Promise<number>;
+    /**
+     * B, the number of rows the loss is a mean over (`batchSize`, or every row for full-batch
+     * training): the `batchScale` of `gnbDiagonal` and the `batchSize` of SophiaG.
+     */
+    readonly batchScale: number;
     /** Predicted classes, computed by the jax-js forward pass. */
     predict(params: FloatArray, dataset?: Dataset): Promise<Int32Array>;
     /** Fraction of rows predicted correctly. */
     accuracy(params: FloatArray, dataset?: Dataset): Promise<number>;
   };
 
-/** Options of {@link mlpClassifier}. */
-export interface MlpOptions {
+/** Options of {@link mlpClassifier}; `hvpMode` and `hvpEpsilon` are those of {@link jaxObjective}. */
+export interface MlpOptions extends HvpOptions {
   /** Width of the hidden layer (default 32). */
   hidden?: number;
   /** Seed of the initial weights and of the mini-batch order (default 0). */
@@ -139,13 +156,23 @@ function glorotParams(layout: Layout, seed: number): ParamSet {
 
 /**
  * A one-hidden-layer perceptron classifier on `ds`, written in jax-js and wrapped by
- * {@link jaxObjective}: value, gradient, JVP and HVP by autodiff, mini-batches through
- * `setBatch`. Call `dispose()` when done to free its jax-js arrays.
+ * {@link jaxObjective}: value, gradient, JVP and HVP by autodiff, the sampled-label gradient of
+ * SophiaG (pass `batchScale` as its `batchSize`), mini-batches through `setBatch`. Call
+ * `dispose()` when done to free its jax-js arrays.
  */
 export async function mlpClassifier(ds: Dataset, options: MlpOptions = {}): Promise<MlpObjective> {
   const owner = "mlpClassifier";
-  checkKnownOptions(owner, options, ["hidden", "seed", "dtype", "batchSize", "activation"]);
+  checkKnownOptions(owner, options, [
+    "hidden",
+    "seed",
+    "dtype",
+    "batchSize",
+    "activation",
+    "hvpMode",
+    "hvpEpsilon",
+  ]);
   checkClassificationData(owner, ds);
+  const { hvpMode, hvpEpsilon } = checkHvpOptions(owner, options);
   const hidden = checkNumber(owner, "hidden", options.hidden ?? 32, { integer: true, min: 1 });
   const seed = checkNumber(owner, "seed", options.seed ?? 0, { integer: true, min: 0 });
   const dtype = checkChoice(owner, "dtype", options.dtype ?? "float32", ["float32", "float64"]);
@@ -194,7 +221,11 @@ export async function mlpClassifier(ds: Dataset, options: MlpOptions = {}): Prom
     data: batchSize === ds.rows ? batchOf() : batch,
     loss: (p, d) =>
       np.negative(np.mean(np.sum(np.multiply(nn.logSoftmax(logits(p, d.x), -1), d.y), -1))),
+    logits: (p, d) => logits(p, d.x),
+    hvpMode,
+    hvpEpsilon,
   });
+  const sampledLabelGrad = objective.sampledLabelGrad!;
 
   const predict = async (params: FloatArray, data: Dataset = ds): Promise<Int32Array> => {
     checkFeatures(`${objective.name}.predict`, data, cols);
@@ -204,6 +235,8 @@ export async function mlpClassifier(ds: Dataset, options: MlpOptions = {}): Prom
     return Int32Array.from(await classOf.data());
   };
   return Object.assign(objective, {
+    sampledLabelGrad,
+    batchScale: batchSize,
     predict,
     async accuracy(params: FloatArray, data: Dataset = ds): Promise<number> {
       return classificationAccuracy(await predict(params, data), data.labels);
