@@ -47,7 +47,10 @@
  * Defaults are the official code's: lr 1e-4, β = (0.965, 0.99), ρ = 0.04, weight decay 0.1,
  * ε = 1e-15, and k = 10 (the repository README's training loop). The official `step(bs)` default
  * of 5120 is the GPT-2 token batch of its experiments, not a property of the method, so
- * `batchSize` defaults to 1 here: pass the number of examples the sampled loss averages over.
+ * `batchSize` defaults here to the number of predictions the sampled loss averages over when the
+ * objective declares it (`batchScale`, as descend's jax-js classifiers do) with the
+ * Gauss-Newton-Bartlett estimate, and to 1 otherwise (Hutchinson estimates the Hessian of the
+ * mean loss itself, so no factor is owed).
  */
 import { firstNonFinite } from "../kernels/apply.js";
 import { sophiaDirection, sophiaHessianEma } from "../kernels/sophia.js";
@@ -91,7 +94,10 @@ export interface ScaleBySophiaOptions {
   beta2?: number;
   /** Clipping threshold ρ (the paper's γ; default 0.04). */
   rho?: number;
-  /** Factor B multiplying the Hessian EMA in the clip (the official `bs`; default 1). */
+  /**
+   * Factor B multiplying the Hessian EMA in the clip (the official `bs`). Default: with the
+   * Gauss-Newton-Bartlett estimate, the objective's `batchScale` when it has one; otherwise 1.
+   */
   batchSize?: number;
   /** Refresh the Hessian EMA every k steps (default 10). */
   hessianInterval?: number;
@@ -176,7 +182,10 @@ export function scaleBySophia(options: ScaleBySophiaOptions = {}): GradientTrans
   const beta1 = checkBeta(OWNER, "beta1", options.beta1 ?? 0.965);
   const beta2 = checkBeta(OWNER, "beta2", options.beta2 ?? 0.99);
   const rho = checkNumber(OWNER, "rho", options.rho ?? 0.04, { min: 0 });
-  const batchSize = checkNumber(OWNER, "batchSize", options.batchSize ?? 1, { above: 0 });
+  const batchSize =
+    options.batchSize === undefined
+      ? undefined
+      : checkNumber(OWNER, "batchSize", options.batchSize, { above: 0 });
   const interval = checkNumber(OWNER, "hessianInterval", options.hessianInterval ?? 10, {
     min: 1,
     integer: true,
@@ -206,11 +215,17 @@ export function scaleBySophia(options: ScaleBySophiaOptions = {}): GradientTrans
     source = kind === "gnb" ? gnbSource(seed, requester) : hutchinsonSource(seed, requester);
     needs = kind === "gnb" ? ["sampledLabelGrad"] : ["hvp"];
   }
-  const curvatureScale = rho * batchSize;
+  const fromObjective = batchSize === undefined && needs.includes("sampledLabelGrad");
+  const curvatureScaleOf = (ctx: StepContext): number => {
+    if (!fromObjective) return rho * (batchSize ?? 1);
+    const declared = ctx.objective?.batchScale;
+    if (declared === undefined) return rho;
+    return rho * checkNumber(name, "batchScale of the objective", declared, { above: 0 });
+  };
   const paperForm = clipForm === "paper";
   const estimates = new WeakMap<Layout, FloatArray>();
 
-  const direction = (u: FloatArray, state: SophiaState): void => {
+  const direction = (u: FloatArray, state: SophiaState, curvatureScale: number): void => {
     sophiaDirection(u, state.mu, state.hessian, beta1, curvatureScale, eps, paperForm);
     state.count++;
   };
@@ -220,6 +235,7 @@ export function scaleBySophia(options: ScaleBySophiaOptions = {}): GradientTrans
     ctx: StepContext,
     estimate: FloatArray,
     refreshIndex: number,
+    curvatureScale: number,
   ): void => {
     const bad = firstNonFinite(estimate);
     if (bad >= 0) {
@@ -231,7 +247,7 @@ export function scaleBySophia(options: ScaleBySophiaOptions = {}): GradientTrans
       );
     }
     sophiaHessianEma(state.hessian, estimate, beta2);
-    direction(u, state);
+    direction(u, state, curvatureScale);
   };
 
   return {
@@ -242,8 +258,10 @@ export function scaleBySophia(options: ScaleBySophiaOptions = {}): GradientTrans
     },
     update(u, state, ctx) {
       const t = state.count;
+      // Read (and check) B before anything changes.
+      const curvatureScale = curvatureScaleOf(ctx);
       if (t === 0 || t % interval !== 0) {
-        direction(u, state);
+        direction(u, state, curvatureScale);
         return;
       }
       let estimate = estimates.get(ctx.layout);
@@ -252,9 +270,11 @@ export function scaleBySophia(options: ScaleBySophiaOptions = {}): GradientTrans
       const pending = source(ctx, estimate, refreshIndex);
       const out = estimate;
       if (pending instanceof Promise) {
-        return pending.then(() => refreshThenStep(u, state, ctx, out, refreshIndex));
+        return pending.then(() =>
+          refreshThenStep(u, state, ctx, out, refreshIndex, curvatureScale),
+        );
       }
-      refreshThenStep(u, state, ctx, out, refreshIndex);
+      refreshThenStep(u, state, ctx, out, refreshIndex, curvatureScale);
     },
   };
 }

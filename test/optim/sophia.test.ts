@@ -8,6 +8,9 @@ import { sophiaG, sophiaH } from "../../src/optim/sophia.js";
 import type { Objective } from "../../src/oracles/objective.js";
 import { illConditionedQuadratic } from "../../src/oracles/problems/quadratic.js";
 import { rosenbrock } from "../../src/oracles/problems/rosenbrock.js";
+import { softmaxRegression } from "../../src/oracles/problems/softmax.js";
+import { subset } from "../../src/data/dataset.js";
+import { loadDigits } from "../../src/data/digits.js";
 import { Layout } from "../../src/params/layout.js";
 import { ParamSet } from "../../src/params/paramset.js";
 import {
@@ -19,7 +22,7 @@ import {
   perTensor,
   snapshotState,
 } from "../helpers/assertions.js";
-import { sampleGradients, sampleParams } from "../helpers/inputs.js";
+import { fillUniform, sampleGradients, sampleParams } from "../helpers/inputs.js";
 import { SophiaReference } from "../reference/sophia.js";
 
 /** A deterministic estimate that depends on the parameters it is asked at (so timing shows). */
@@ -320,5 +323,49 @@ describe("sophia", () => {
     for (let s = 6; s < 14; s++) await resumed.step(f);
     assertSameBits(resumed.params.data, straight.params.data, "params");
     assertSameState(resumed.state, straight.opt.state);
+  });
+
+  it("takes SophiaG's batch factor B from the objective's batchScale unless batchSize is given", async () => {
+    const data = subset(
+      loadDigits(),
+      Array.from({ length: 60 }, (_, i) => i),
+    );
+    const declared = softmaxRegression(data);
+    assert.equal(declared.batchScale, 60);
+    // The same problem without the declaration.
+    const bare = Object.fromEntries(
+      Object.entries(declared).filter(([key]) => key !== "batchScale"),
+    ) as unknown as Objective;
+    const run = async (f: Objective, options: SophiaOptions) => {
+      const p = new ParamSet(f.layout, fillUniform(f.layout.zeros(), 4, 0.1));
+      const opt = new Optimizer(p, sophiaG({ learningRate: 0.05, hessianInterval: 2, ...options }));
+      for (let k = 0; k < 7; k++) await opt.step(f);
+      return p.data;
+    };
+    const automatic = await run(declared, {});
+    assert.deepEqual(automatic, await run(bare, { batchSize: 60 }));
+    assert.notDeepEqual(automatic, await run(bare, {}));
+    assert.deepEqual(await run(declared, { batchSize: 3 }), await run(bare, { batchSize: 3 }));
+
+    // A bad declaration is refused before anything changes.
+    const broken: Objective = { ...bare, name: "broken", batchScale: 0 } as Objective;
+    const p = new ParamSet(broken.layout, fillUniform(broken.layout.zeros(), 4, 0.1));
+    const before = p.data.slice();
+    const opt = new Optimizer(p, sophiaG());
+    await assert.rejects(() => opt.step(broken), /batchScale of the objective/);
+    assert.deepEqual(p.data, before);
+    assert.equal(opt.count, 0);
+  });
+
+  it("does not apply the objective's batchScale to SophiaH (Hutchinson estimates the mean loss's Hessian)", async () => {
+    const f = illConditionedQuadratic({ dimension: 6, conditionNumber: 10 });
+    const withScale: Objective = { ...f, batchScale: 1000 } as Objective;
+    const run = async (g: Objective) => {
+      const p = new ParamSet(g.layout, g.initialParams!());
+      const opt = new Optimizer(p, sophiaH({ learningRate: 0.05, hessianInterval: 2 }));
+      for (let k = 0; k < 7; k++) await opt.step(g);
+      return p.data;
+    };
+    assert.deepEqual(await run(withScale), await run(f));
   });
 });

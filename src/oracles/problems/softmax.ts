@@ -86,6 +86,8 @@ export interface SoftmaxClassifier extends LinearClassifier {
    * whose cumulative probability exceeds u_i, so (seed, count) fix the sample.
    */
   sampledLabelGrad(params: FloatArray, gradOut: FloatArray, seed: number, count: number): number;
+  /** The number of rows n the sampled-label loss averages over (SophiaG's batch factor). */
+  readonly batchScale: number;
 }
 
 /** Options of {@link softmaxRegression} and `logisticRegression`. */
@@ -266,6 +268,7 @@ export function softmaxRegression(
       for (let i = 0; i < biasOffset; i++) out[i] = acc[i] / n + l2 * v[i];
       for (let i = biasOffset; i < layout.size; i++) out[i] = acc[i] / n;
     },
+    batchScale: n,
     sampledLabelGrad(w, g, seed, count) {
       layout.assertBuffer(w, `${owner}.sampledLabelGrad params`);
       layout.assertBuffer(g, `${owner}.sampledLabelGrad gradOut`);
