@@ -512,19 +512,23 @@ export const problems: readonly BenchProblem[] = [
     targetLoss: 0.1,
     optimalValue: 0,
     seeded: true,
-    oracles: JAX_CLASSIFIER_ORACLES,
+    oracles: [...JAX_CLASSIFIER_ORACLES, "layerStatistics"],
     learningRates: MLP_DIGITS_LEARNING_RATES,
     create: async ({ seed }) => {
-      const [data, { mlpClassifier }] = await Promise.all([
+      const [data, { mlpClassifier }, { denseNetwork, withLayerStatistics }] = await Promise.all([
         digitsDataset(),
         import("../oracles/problems/mlp.js"),
+        import("../oracles/denseLayers.js"),
       ]);
+      // The same network built by the dense-layer helper gives K-FAC and MKOR their layer
+      // statistics (same weights, same loss).
+      const model = withLayerStatistics(
+        await mlpClassifier(data, { seed, hidden: 32 }),
+        await denseNetwork({ sizes: [64, 32, 10], data, seed }),
+      );
       // Cross-entropy is non-negative and the network can fit every training image, so the
       // infimum is 0. Full batch: the objective has no minibatches to select.
-      return instanceOf(await mlpClassifier(data, { seed, hidden: 32 }), {
-        optimalValue: 0,
-        minibatches: false,
-      });
+      return instanceOf(model, { optimalValue: 0, minibatches: false });
     },
   },
   {

@@ -760,3 +760,59 @@ export async function denseNetwork(options: DenseNetworkOptions): Promise<DenseN
     },
   });
 }
+
+/**
+ * `model` with the layer-statistics oracle of `network`, a {@link denseNetwork} of the same
+ * architecture (same tensor names, shapes, dtype and batches: built with the same widths, data,
+ * seed and batch size). Everything else, accuracy and `sampledLabelGrad` included, is the
+ * model's own. `setBatch` and `dispose` act on both. The model is not changed: the result
+ * inherits from it.
+ *
+ * @throws `ShapeMismatchError` when the two layouts differ
+ */
+export function withLayerStatistics<T extends Objective>(
+  model: T,
+  network: DenseNetworkObjective,
+): T & LayerStatisticsOracle {
+  const a = model.layout;
+  const b = network.layout;
+  const same =
+    a.dtype === b.dtype &&
+    a.tensors.length === b.tensors.length &&
+    a.tensors.every(
+      (t, i) =>
+        t.name === b.tensors[i].name &&
+        t.shape.length === b.tensors[i].shape.length &&
+        t.shape.every((n, j) => n === b.tensors[i].shape[j]),
+    );
+  if (!same) {
+    throw new ShapeMismatchError(
+      `withLayerStatistics: ${model.name} and ${network.name} have different layouts`,
+    );
+  }
+  const hooks = model as T & { setBatch?: (batch: number) => void; dispose?: () => void };
+  const combined = Object.create(model) as T & LayerStatisticsOracle;
+  Object.defineProperties(combined, {
+    denseLayers: { value: network.denseLayers, enumerable: true },
+    layerStatistics: {
+      value: (params: FloatArray, options?: LayerStatisticsOptions) =>
+        network.layerStatistics(params, options),
+      enumerable: true,
+    },
+    setBatch: {
+      value: (batch: number) => {
+        hooks.setBatch?.call(model, batch);
+        network.setBatch(batch);
+      },
+      enumerable: true,
+    },
+    dispose: {
+      value: () => {
+        hooks.dispose?.call(model);
+        network.dispose();
+      },
+      enumerable: true,
+    },
+  });
+  return combined;
+}
