@@ -28,6 +28,7 @@ import {
   locateDenseLayers,
   matchDenseLayers,
   requireLayerStatistics,
+  withLayerStatistics,
 } from "../../src/oracles/denseLayers.js";
 import { mlpClassifier } from "../../src/oracles/problems/mlp.js";
 import type { FloatArray } from "../../src/params/layout.js";
@@ -661,5 +662,45 @@ describe("layer-statistics helpers", () => {
     const fake = objective([]);
     assert.equal(hasLayerStatistics(fake), true);
     assert.equal(requireLayerStatistics(fake, "x"), fake);
+  });
+});
+
+describe("withLayerStatistics", () => {
+  it("gives a model the network's layer statistics; batches and disposal reach both", async () => {
+    const data = everyNth(digits, 12);
+    const mlp = await mlpClassifier(data, { hidden: 6, dtype: "float64", seed: 2, batchSize: 20 });
+    const net = await denseNetwork({
+      sizes: [64, 6, 10],
+      data,
+      dtype: "float64",
+      seed: 2,
+      batchSize: 20,
+    });
+    const combined = withLayerStatistics(mlp, net);
+    const params = fillUniform(mlp.layout.zeros(), 3, 0.3);
+    combined.setBatch(3);
+    // The model's own oracles are its own, the statistics are the network's, on the same batch.
+    assert.equal(await combined.value(params), await mlp.value(params));
+    assert.equal(mlp.batchIndex, 3);
+    assert.equal(net.batchIndex, 3);
+    const stats = await combined.layerStatistics(params);
+    assert.equal(stats.examples, 20);
+    assert.ok(Math.abs(stats.loss - (await mlp.value(params))) < 1e-12);
+    assert.equal(typeof combined.sampledLabelGrad, "function");
+    combined.dispose();
+    await assert.rejects(async () => mlp.value(params), /disposed/);
+    await assert.rejects(async () => net.value(params), /disposed/);
+  });
+
+  it("refuses a network of another shape", async () => {
+    const data = everyNth(digits, 12);
+    const mlp = await mlpClassifier(data, { hidden: 6, dtype: "float64", seed: 2 });
+    const net = await denseNetwork({ sizes: [64, 7, 10], data, dtype: "float64", seed: 2 });
+    try {
+      assert.throws(() => withLayerStatistics(mlp, net), ShapeMismatchError);
+    } finally {
+      mlp.dispose();
+      net.dispose();
+    }
   });
 });
