@@ -110,3 +110,9 @@ export { fastAllocator, useFastKernels } from "./kernels/index.js";
 
 // Counter-based random numbers
 export * from "./random/index.js";
+
+// Zeroth-order and forward-mode estimators
+export * from "./zo/valueBatch.js";
+export * from "./zo/forwardGradient.js";
+export * from "./zo/cge.js";
+export * from "./zo/cbo.js";
