@@ -93,12 +93,14 @@ export const claims: readonly Claim[] = [
       'Liu, Li, Hall, Liang & Ma, "Sophia: A Scalable Stochastic Second-order Optimizer for Language Model Pre-training", ICLR 2024',
     claim:
       "Sophia, which clips a momentum preconditioned by a cheap diagonal Hessian estimate, reaches " +
-      "a target loss in fewer steps than AdamW (the paper reports about half the steps on GPT-2 " +
-      "pre-training); to be tested on a small character-level transformer.",
-    status: "not yet implementable",
-    waitsFor:
-      "the Sophia optimizer, which comes with the curvature-aware optimizers (its Hutchinson and " +
-      "Gauss-Newton-Bartlett Hessian estimators), and a character-level transformer problem",
+      "a target loss in about half the steps AdamW needs (the paper: GPT-2 pre-training); tested " +
+      "as steps to a fixed validation loss on a small character-level transformer and to a fixed " +
+      "training loss on a perceptron on the UCI digits, SophiaG and SophiaH against AdamW.",
+    status: "implemented",
+    run: async (options) => {
+      const { reproduceSophiaVsAdamw } = await import("./sophiaVsAdamw.js");
+      return reproduceSophiaVsAdamw(options);
+    },
   },
   {
     name: "adahessian-vs-adam",
@@ -106,12 +108,13 @@ export const claims: readonly Claim[] = [
       'Yao, Gholami, Shen, Mustafa, Keutzer & Mahoney, "ADAHESSIAN: An Adaptive Second Order Optimizer for Machine Learning", AAAI 2021',
     claim:
       "AdaHessian, which replaces Adam's squared gradient by a spatially averaged Hutchinson " +
-      "estimate of the Hessian diagonal, reaches a better test accuracy than Adam; to be tested on " +
-      "the UCI digits.",
-    status: "not yet implementable",
-    waitsFor:
-      "the AdaHessian optimizer, which comes with the curvature-aware optimizers (Hutchinson " +
-      "estimates of the Hessian diagonal from Hessian-vector products)",
+      "estimate of the Hessian diagonal, reaches a better test accuracy than Adam; tested on a " +
+      "perceptron on the UCI digits, both tuned, with the steps to a fixed training loss beside it.",
+    status: "implemented",
+    run: async (options) => {
+      const { reproduceAdahessianVsAdam } = await import("./adahessianVsAdam.js");
+      return reproduceAdahessianVsAdam(options);
+    },
   },
   {
     name: "mfac-vs-sgd",
@@ -120,11 +123,12 @@ export const claims: readonly Claim[] = [
     claim:
       "M-FAC, which applies the inverse of an empirical Fisher built from the last m gradients " +
       "without forming any matrix, trains to a better loss and accuracy than tuned SGD with " +
-      "momentum in the same number of steps.",
-    status: "not yet implementable",
-    waitsFor:
-      "the M-FAC optimizer, which comes with the curvature-aware optimizers (the matrix-free " +
-      "inverse-Fisher recursion over a window of gradients)",
+      "momentum in the same number of steps; tested with m = 32 on a perceptron on the UCI digits.",
+    status: "implemented",
+    run: async (options) => {
+      const { reproduceMfacVsSgd } = await import("./mfacVsSgd.js");
+      return reproduceMfacVsSgd(options);
+    },
   },
   {
     name: "muon-vs-adamw",

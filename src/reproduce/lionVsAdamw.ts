@@ -24,8 +24,7 @@
  * memory is at most AdamW's and its quality is comparable on every problem; it did not hold when
  * the memory is larger or the quality worse on some problem; otherwise it is inconclusive.
  */
-import type { Dataset } from "../data/dataset.js";
-import { permutation, subset, trainTestSplit } from "../data/dataset.js";
+import { permutation, subset } from "../data/dataset.js";
 import { loadDigits } from "../data/digits.js";
 import { NonFiniteError } from "../errors.js";
 import { adamw } from "../optim/adam.js";
@@ -40,7 +39,24 @@ import type { LinearClassifier } from "../oracles/problems/softmax.js";
 import { softmaxRegression } from "../oracles/problems/softmax.js";
 import type { DType } from "../params/layout.js";
 import { ParamSet } from "../params/paramset.js";
-import type { JsonValue, ReproduceOptions, Reproduction, Verdict } from "./claims.js";
+import type { ReproduceOptions, Reproduction, Verdict } from "./claims.js";
+import type { Splits, Summary } from "./common.js";
+import {
+  HELD_OUT_FRACTION,
+  digitsSplits,
+  formatMeanSd,
+  formatPoints,
+  formatSigned,
+  formatSpreadPoints,
+  halfDecades,
+  round3,
+  summarize,
+  table,
+  toJson,
+} from "./common.js";
+
+export type { Splits, Summary } from "./common.js";
+export { digitsSplits, summarize } from "./common.js";
 
 /** The two optimizers compared. */
 export type Side = "adamw" | "lion";
@@ -161,19 +177,8 @@ export interface LionVsAdamwPlan {
   readonly grids: Readonly<Record<Side, SideGrid>>;
 }
 
-/** Fraction of all rows held out for testing, and of the rest for validation. */
-const HELD_OUT_FRACTION = 0.2;
 /** The paper's ratio of AdamW's learning rate to Lion's (the top of its 3–10 range). */
 const LR_RATIO = 10;
-
-/** `count` values half a decade apart from 10^(first / 2), to 3 digits: −4 → 0.01, 0.0316, …. */
-function halfDecades(first: number, count: number): number[] {
-  return Array.from({ length: count }, (_, i) => round3(10 ** ((first + i) / 2)));
-}
-
-function round3(x: number): number {
-  return Number(x.toPrecision(3));
-}
 
 /**
  * The plan for base seed `seed`. The default run gives each side 6 learning rates × 5 weight
@@ -229,16 +234,6 @@ function transformFor(side: Side, setting: Setting, plan: LionVsAdamwPlan): Grad
   return side === "adamw"
     ? adamw({ learningRate, weightDecay })
     : lion({ learningRate, weightDecay });
-}
-
-/** The rows of one split of the digits. */
-export interface Splits {
-  /** Rows the optimizers train on. */
-  readonly train: Dataset;
-  /** Rows that select each side's best setting. */
-  readonly validation: Dataset;
-  /** Rows the reported accuracy is measured on. */
-  readonly test: Dataset;
 }
 
 /** One training run's model: its parameters and how to take step k on batch k. */
@@ -357,24 +352,6 @@ export interface RunRecord extends Setting {
   readonly testAccuracy: number;
   /** Whether a gradient or the final loss was not finite. */
   readonly diverged: boolean;
-}
-
-/** Mean and spread of a metric over seeds. */
-export interface Summary {
-  /** Per-seed values, in seed order. */
-  readonly values: readonly number[];
-  /** Their mean. */
-  readonly mean: number;
-  /** Their sample standard deviation (NaN for one value). */
-  readonly sd: number;
-}
-
-/** Mean and sample standard deviation of `values`. */
-export function summarize(values: readonly number[]): Summary {
-  const n = values.length;
-  const mean = values.reduce((a, b) => a + b, 0) / n;
-  const sd = n < 2 ? NaN : Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1));
-  return { values, mean, sd };
 }
 
 /** The selection criterion at one setting. */
@@ -669,17 +646,6 @@ export function compareMemory(
   };
 }
 
-/** A difference of fractions in percentage points, signed: `"+0.28"`. */
-function formatPoints(fraction: number): string {
-  const points = 100 * fraction;
-  return `${points >= 0 ? "+" : "−"}${Math.abs(points).toFixed(2)}`;
-}
-
-/** A spread of fractions in percentage points (`"-"` when there is none). */
-function formatSpreadPoints(fraction: number): string {
-  return Number.isFinite(fraction) ? (100 * fraction).toFixed(2) : "-";
-}
-
 /** The claim's verdict from the measurements, and why. */
 export function judge(
   memory: readonly MemoryResult[],
@@ -731,32 +697,6 @@ export function judge(
       `${memoryText}, and its test accuracy is within the seeds' spread of AdamW's or better ` +
       `(Lion − AdamW ${quality.map(words).join("; ")}).`,
   };
-}
-
-function formatMeanSd(s: Summary, scale: number, digits: number): string {
-  const mean = (scale * s.mean).toFixed(digits);
-  return Number.isFinite(s.sd) ? `${mean} ± ${(scale * s.sd).toFixed(digits)}` : mean;
-}
-
-function formatSigned(x: number): string {
-  return `${x >= 0 ? "+" : "−"}${Math.abs(x).toPrecision(3)}`;
-}
-
-/** Plain-text table; the first `leftColumns` columns are aligned left, the rest right. */
-function table(
-  header: readonly string[],
-  rows: readonly (readonly string[])[],
-  leftColumns = 1,
-): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => [...r[i]].length)));
-  const line = (cells: readonly string[]): string =>
-    `  ${cells
-      .map((c, i) => {
-        const fill = " ".repeat(widths[i] - [...c].length);
-        return i < leftColumns ? c + fill : fill + c;
-      })
-      .join("  ")}`.trimEnd();
-  return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
 function formatGrid(grid: SideGrid): string {
@@ -848,16 +788,6 @@ function formatReport(
   return `${out.join("\n")}\n`;
 }
 
-/**
- * The three parts of the digits a seed trains, selects and tests on: the test rows are a fifth
- * of all rows, the validation rows a fifth of the rest.
- */
-export function digitsSplits(seed: number, all: Dataset = loadDigits()): Splits {
-  const { train: rest, test } = trainTestSplit(all, HELD_OUT_FRACTION, seed);
-  const { train, test: validation } = trainTestSplit(rest, HELD_OUT_FRACTION, seed);
-  return { train, validation, test };
-}
-
 /** Runs the reproduction. */
 export async function reproduceLionVsAdamw(options: ReproduceOptions): Promise<Reproduction> {
   const plan = lionVsAdamwPlan(options.quick, options.seed);
@@ -911,9 +841,4 @@ export async function reproduceLionVsAdamw(options: ReproduceOptions): Promise<R
     measurements: toJson(measurements),
     report: formatReport(plan, splits, memory, quality, options.quick),
   };
-}
-
-/** `value` as JSON data: non-finite numbers become null, as `JSON.stringify` writes them. */
-function toJson(value: unknown): JsonValue {
-  return JSON.parse(JSON.stringify(value)) as JsonValue;
 }

@@ -23,3 +23,25 @@ export async function reproduce(
   const code = await reproduceCommand(args, { stdout: stdout.stream, stderr: stderr.stream });
   return { code, stdout: stdout.text(), stderr: stderr.text() };
 }
+
+/** Keys of the measurements that hold wall-clock times, which differ from run to run. */
+const TIME_KEYS = new Set([
+  "trainingMs",
+  "msPerStep",
+  "meanTrainingMs",
+  "timeRatio",
+  "costPerStep",
+]);
+
+/** `value` with every wall-clock time removed, for comparing two runs bit for bit. */
+export function withoutTimes(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutTimes);
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([key]) => !TIME_KEYS.has(key))
+        .map(([key, v]) => [key, withoutTimes(v)]),
+    );
+  }
+  return value;
+}
