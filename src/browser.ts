@@ -113,6 +113,48 @@ export * from "./random/index.js";
 
 // Zeroth-order and forward-mode estimators
 export * from "./zo/valueBatch.js";
+export * from "./zo/record.js";
+export * from "./zo/directions.js";
+export {
+  DIRECTION_CHUNK,
+  DirectionScratch,
+  addDirection,
+  addDirections,
+  applyRecord,
+  forEachEstimateChunk,
+  writeShifted,
+} from "./zo/apply.js";
+export type { DirectionRef } from "./zo/apply.js";
+export {
+  PerturbedView,
+  evaluateInPlace,
+  evaluateView,
+  evaluateVirtual,
+  repeatInPlaceWrites,
+} from "./zo/perturb.js";
+export type {
+  BatchedValueObjective,
+  PerturbedValues,
+  ValueFunction,
+  ViewObjective,
+  ZoObjective,
+} from "./zo/perturb.js";
+export * from "./zo/spsa.js";
+export * from "./zo/optimizer.js";
+export type {
+  ZoCommitContext,
+  ZoCommitResult,
+  ZoCommonOptions,
+  ZoMethod,
+  ZoSettings,
+  ZoState,
+} from "./zo/method.js";
+export { zoSgd } from "./zo/zoSgd.js";
+export type { ZoSgdOptions } from "./zo/zoSgd.js";
+export * from "./zo/zoMomentum.js";
+export * from "./zo/zoAdam.js";
+export * from "./zo/zoSign.js";
+export * from "./zo/zoCons.js";
 export * from "./zo/forwardGradient.js";
 export * from "./zo/cge.js";
 export * from "./zo/cbo.js";
