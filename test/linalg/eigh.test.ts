@@ -185,6 +185,32 @@ describe("eigh", () => {
     assertDecomposition(a, n, values, vectors, tolerance(n));
   });
 
+  it("converges on a large rank-deficient Gram matrix G·Gᵀ (a cluster of rounding-sized eigenvalues)", () => {
+    // 128×128 of rank 32, the shape of a transformer layer's first gradient statistics: 96
+    // eigenvalues are 0 up to rounding, far below the largest, and must still deflate.
+    const n = 128;
+    const rank = 32;
+    const next = seededUniform(21);
+    const g = Float64Array.from({ length: n * rank }, () => next() * 1e-3);
+    const a = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        let sum = 0;
+        for (let k = 0; k < rank; k++) sum += g[i * rank + k] * g[j * rank + k];
+        a[i * n + j] = sum;
+      }
+    }
+    const values = new Float64Array(n);
+    const vectors = new Float64Array(n * n);
+    eigh(a, n, values, vectors);
+    assertDecomposition(a, n, values, vectors, tolerance(n));
+    const largest = values[n - 1];
+    for (let i = 0; i < n - rank; i++) {
+      assert.ok(Math.abs(values[i]) <= 1e-13 * largest, `λ${i} = ${values[i]}`);
+    }
+    assert.ok(values[n - rank] > 1e-6 * largest, "the rank-32 part stays positive");
+  });
+
   it("decomposes the rank-one x·xᵀ into ‖x‖² with eigenvector ±x/‖x‖ and zeros", () => {
     const x = [1, -2, 0.5, 3, 0, 2];
     const n = x.length;
