@@ -137,11 +137,14 @@ export const claims: readonly Claim[] = [
     claim:
       "Muon, which orthogonalises the momentum of every hidden weight matrix by Newton-Schulz " +
       "iterations, reaches a target loss in fewer steps than AdamW (Liu et al. report about twice " +
-      "the compute efficiency at scale); to be tested on a network with hidden weight matrices.",
-    status: "not yet implementable",
-    waitsFor:
-      "the Muon optimizer, which comes with the matrix-aware optimizers (Newton-Schulz " +
-      "orthogonalisation over per-tensor views, with AdamW for the other parameters)",
+      "the compute efficiency at scale); tested as steps to a fixed validation loss on a small " +
+      "character-level transformer and to a fixed training loss on a perceptron on the UCI digits, " +
+      "Muon (AdamW for embeddings, head, gains and biases) against AdamW, both tuned.",
+    status: "implemented",
+    run: async (options) => {
+      const { reproduceMuonVsAdamw } = await import("./muonVsAdamw.js");
+      return reproduceMuonVsAdamw(options);
+    },
   },
   {
     name: "mezo-memory",

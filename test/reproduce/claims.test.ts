@@ -17,7 +17,13 @@ const NAMES = [
 ];
 
 /** The claims with an experiment. */
-const IMPLEMENTED = ["lion-vs-adamw", "sophia-vs-adamw", "adahessian-vs-adam", "mfac-vs-sgd"];
+const IMPLEMENTED = [
+  "lion-vs-adamw",
+  "sophia-vs-adamw",
+  "adahessian-vs-adam",
+  "mfac-vs-sgd",
+  "muon-vs-adamw",
+];
 
 /** Words of each paper's title that its citation must contain. */
 const TITLES: Record<string, string> = {
