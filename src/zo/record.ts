@@ -16,9 +16,9 @@
  * | method | scalar s_j | update of step t |
  * | --- | --- | --- |
  * | `zoSgd` (MeZO) | q(fround(lr·g_j / n)) | for j = 0…n−1: θ_i ← fl(θ_i − s_j·z_j,i) |
- * | `zoSign`, `signOf: "projected"` | q(fround(lr·sign(g_j) / n)) | as zoSgd |
+ * | `zoSign` (`signOf: "projected"`) | q(fround(lr·sign(g_j) / n)) | as zoSgd |
  * | `zoCons` | ±q(fround(lr·g_j / n)) or 0 | as zoSgd (the sign or zero encodes the accepted candidate) |
- * | `zoSign`, `signOf: "estimate"` | q(fround(g_j / n)) | ĝ_i = Σ_j s_j·z_j,i (float64, j ascending); θ_i ← fl(θ_i − lr·sign(ĝ_i)) |
+ * | `zoSignEstimate` (`zoSign({ signOf: "estimate" })`) | q(fround(g_j / n)) | ĝ_i = Σ_j s_j·z_j,i (float64, j ascending); θ_i ← fl(θ_i − lr·sign(ĝ_i)) |
  * | `zoMomentum` | q(fround(g_j / n)) | ĝ as above; m_i ← fl(μ·m_i + ĝ_i); θ_i ← fl(θ_i − lr·m_i) |
  * | `zoAdam` | q(fround(g_j / n)) | ĝ as above; Adam's moments and step (zoAdam.ts) |
  *
@@ -40,7 +40,8 @@
  */
 
 /** The zeroth-order update rules. */
-export type ZoMethodName = "zoSgd" | "zoMomentum" | "zoAdam" | "zoSign" | "zoCons";
+export type ZoMethodName =
+  "zoSgd" | "zoMomentum" | "zoAdam" | "zoSign" | "zoCons" | "zoSignEstimate";
 
 /**
  * How perturbed parameters are evaluated: `"virtual"` writes θ ± εz into a separate buffer and

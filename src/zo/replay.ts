@@ -29,8 +29,9 @@
  * - `zoMomentum`, `zoAdam`: the update reads state (momentum, moments) that the records do
  *   not hold; rerun the method itself on the records (`ZoOptimizer.replay`), which rebuilds the
  *   state step by step and is just as deterministic.
- * - `zoSign`: its records do not say which form produced them; the projected form would replay
- *   here, the sign-of-the-estimate form needs its rule (`ZoOptimizer.replay`).
+ * - `zoSignEstimate` (`zoSign({ signOf: "estimate" })`): its update takes the sign of the whole
+ *   estimate, which the scalars do not determine coordinate by coordinate; rerun the method
+ *   (`ZoOptimizer.replay`). The default projected `zoSign` replays here like zoSgd.
  * - `perturbation: "inPlace"`: the live run also wrote θ ± εz and restored it, and float32
  *   restoration is inexact, so applying the scalars alone does not give its bits; the method's
  *   own replay repeats those writes.
@@ -54,7 +55,7 @@ import type { SeedLogOptions, SeedLogRun } from "./seedLog.js";
 import { SeedLog } from "./seedLog.js";
 
 /** Methods whose records alone rebuild the parameters (with virtual perturbations). */
-export const REPLAYABLE_METHODS: readonly string[] = Object.freeze(["zoSgd", "zoCons"]);
+export const REPLAYABLE_METHODS: readonly string[] = Object.freeze(["zoSgd", "zoSign", "zoCons"]);
 
 /** Records applied per pass over the parameters. */
 const RECORDS_PER_PASS = 256;
@@ -108,8 +109,8 @@ function describeBuffer(x: FloatArray): string {
 export function checkReplayable(owner: string, run: SeedLogRun): void {
   if (!REPLAYABLE_METHODS.includes(run.method)) {
     const why =
-      run.method === "zoSign"
-        ? "(zoSign records do not say whether the projected or the estimate form produced them; rerun the method with ZoOptimizer.replay)"
+      run.method === "zoSignEstimate"
+        ? "(the sign of the whole estimate is not determined by the scalars; rerun the method with ZoOptimizer.replay)"
         : "(its state is not in the records; rerun the method with ZoOptimizer.replay)";
     throw new InvalidArgumentError(
       owner,

@@ -38,7 +38,7 @@
  *      14     1    scalar encoding: 0 float32, 1 one-byte code
  *      15     1    scale exponent p (i8) of the codes; 0 with float32
  *      16     1    flags: bit 0 projected gradients kept, bit 1 run fixed; other bits 0
- *      17     1    method: 0 zoSgd, 1 zoMomentum, 2 zoAdam, 3 zoSign, 4 zoCons
+ *      17     1    method: 0 zoSgd, 1 zoMomentum, 2 zoAdam, 3 zoSign, 4 zoCons, 5 zoSignEstimate
  *      18     1    estimator: 0 twoPoint, 1 onePoint
  *      19     1    perturbation: 0 virtual, 1 inPlace
  *      20     1    direction source: 0 fresh, 1 seed pool
@@ -132,7 +132,14 @@ export class SeedLogError extends Error {
   }
 }
 
-const METHODS: readonly ZoMethodName[] = ["zoSgd", "zoMomentum", "zoAdam", "zoSign", "zoCons"];
+const METHODS: readonly ZoMethodName[] = [
+  "zoSgd",
+  "zoMomentum",
+  "zoAdam",
+  "zoSign",
+  "zoCons",
+  "zoSignEstimate",
+];
 const ESTIMATORS: readonly Estimator[] = ["twoPoint", "onePoint"];
 const PERTURBATIONS: readonly Perturbation[] = ["virtual", "inPlace"];
 const SOURCES: readonly ("fresh" | "pool")[] = ["fresh", "pool"];

@@ -51,8 +51,10 @@ export function zoSign(options: ZoSignOptions = {}): ZoMethod {
       commit: commitScalars,
     };
   }
+  // A name of its own, so a log tells the two forms apart: only the projected one replays from
+  // its scalars alone.
   return {
-    name: "zoSign",
+    name: "zoSignEstimate",
     settings,
     needsBaseValue: false,
     init: (): ZoState => ({}),

@@ -105,6 +105,17 @@ const schedule = (d: number) => (t: number) => 1 / d / (1 + 0.05 * t);
 const pool = (size: number): DirectionSource => ({ kind: "pool", size });
 
 describe("replay of live zeroth-order runs", () => {
+  it("ZO-Sign (projected, the default): replayed from its scalars like ZO-SGD", async () => {
+    const { base, live, history } = await liveRun(
+      zoSign({ learningRate: 1e-3, directions: 2, seed: 5 }),
+      "float32",
+      12,
+    );
+    assert.ok([...history.log].every((r) => r.method === "zoSign"));
+    assertSameBits(replay(base, history.log), live.data, "replay");
+    assertSameBits(plainReplay(base.data, history.log), live.data, "plain replay");
+  });
+
   for (const dtype of ["float32", "float64"] as const) {
     it(`ZO-SGD (${dtype}): replayed parameters equal the live ones by fingerprint and bits`, async () => {
       const { base, live, history } = await liveRun(
@@ -207,7 +218,7 @@ describe("replay of live zeroth-order runs", () => {
     const cases: [ZoMethod, string, unknown][] = [
       [zoMomentum({ learningRate: 0.01 }), "record.method", "zoMomentum"],
       [zoAdam({ learningRate: 0.01 }), "record.method", "zoAdam"],
-      [zoSign({ learningRate: 0.01 }), "record.method", "zoSign"],
+      [zoSign({ learningRate: 0.01, signOf: "estimate" }), "record.method", "zoSignEstimate"],
       [zoSgd({ learningRate: 0.01, perturbation: "inPlace" }), "record.perturbation", "inPlace"],
     ];
     for (const [method, parameter, value] of cases) {
