@@ -61,7 +61,9 @@ interface Options {
 
 const MODELS = ["mlp", "transformer"];
 
-function parseArgs(argv: string[]): Options {
+function parseArgs(given: string[]): Options {
+  // `npx tsx bench/matrix.ts -- …` passes the separator through; npm run strips it.
+  const argv = given.filter((a) => a !== "--");
   const options: Options = { repeats: 9, only: MODELS };
   for (let i = 0; i < argv.length; i += 2) {
     const value = argv[i + 1];
