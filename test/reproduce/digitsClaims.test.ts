@@ -1,19 +1,11 @@
-// The two curvature reproductions on the digits perceptron: AdaHessian against Adam, M-FAC
-// against SGD with momentum. Verdict rules on synthetic measurements, equal budgets, the quick
-// versions end to end, and the same measurements from the same seed.
+// M-FAC against SGD with momentum on the digits perceptron: the verdict rule on synthetic
+// measurements, equal budgets, the quick version end to end, and the same measurements from the
+// same seed. (AdaHessian against Adam, which also races on the transformer, has its own file.)
 import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import type { AdahessianSideResult } from "../../src/reproduce/adahessianVsAdam.js";
-import {
-  accuracyVerdict,
-  adahessianSides,
-  adahessianVsAdamPlan,
-  judgeAdahessian,
-  reproduceAdahessianVsAdam,
-} from "../../src/reproduce/adahessianVsAdam.js";
 import { summarize } from "../../src/reproduce/common.js";
 import type { DigitsRun, SelectedSetting } from "../../src/reproduce/digitsMlp.js";
 import type { MfacSideResult } from "../../src/reproduce/mfacVsSgd.js";
@@ -38,61 +30,6 @@ function selected(trainLoss: number[], testAccuracy: number[]): SelectedSetting 
     msPerStep: 1,
   };
 }
-
-function adahessianSide(name: string, accuracy: number[], steps: number): AdahessianSideResult {
-  return {
-    optimizer: name,
-    runs: [],
-    scores: [],
-    forAccuracy: selected([0.01, 0.01, 0.01], accuracy),
-    reach: [
-      {
-        steps: [steps, steps, steps],
-        trainingMs: [steps, steps, steps],
-        reached: 3,
-        meanSteps: steps,
-        meanTrainingMs: 2 * steps,
-        meanFinalLoss: 0.001,
-      },
-    ],
-    forSpeed: { settingIndex: 0, learningRate: 0.1 },
-  };
-}
-
-describe("adahessian-vs-adam verdict rule", () => {
-  it("holds only when the paired accuracy gain exceeds twice its standard error", () => {
-    assert.equal(accuracyVerdict("better"), "held");
-    assert.equal(accuracyVerdict("not better"), "did not hold");
-    assert.equal(accuracyVerdict("unclear"), "inconclusive");
-    const adam = adahessianSide("adam", [0.95, 0.96, 0.97], 200);
-    const judged = (accuracy: number[]) =>
-      judgeAdahessian([adam, adahessianSide("adahessian", accuracy, 100)], 3);
-    // Gains 0.01, 0.012, 0.008: mean 0.01, standard error 0.0012.
-    assert.equal(judged([0.96, 0.972, 0.978]).verdict, "held");
-    // Gains 0.02, −0.01, 0.005: mean 0.005, standard error 0.0087.
-    assert.equal(judged([0.97, 0.95, 0.975]).verdict, "inconclusive");
-    // Gains −0.01, 0, 0.005: mean below zero.
-    assert.equal(judged([0.94, 0.96, 0.975]).verdict, "did not hold");
-    const r = judged([0.96, 0.972, 0.978]);
-    assert.equal(r.stepRatio, 0.5);
-    assert.match(r.reason, /\+1\.00 points over 3 paired seeds/);
-    assert.match(r.reason, /0\.50× Adam's steps/);
-  });
-
-  it("gives both sides the same learning rates, seeds and steps", () => {
-    for (const quick of [true, false]) {
-      const plan = adahessianVsAdamPlan(quick, 9);
-      const [adam, adahessian] = adahessianSides(plan);
-      assert.deepEqual(adam.settings, adahessian.settings);
-      assert.equal(adam.settings.length, plan.learningRates.length);
-      assert.ok(plan.seeds.length >= 2 && plan.seeds[0] === 9);
-      for (let i = 1; i < plan.learningRates.length; i++) {
-        const ratio = plan.learningRates[i] / plan.learningRates[i - 1];
-        assert.ok(Math.abs(ratio - Math.sqrt(10)) < 0.01, `ratio ${ratio}`);
-      }
-    }
-  });
-});
 
 function mfacSide(name: string, trainLoss: number[], testAccuracy: number[]): MfacSideResult {
   const pick = selected(trainLoss, testAccuracy);
@@ -134,18 +71,6 @@ describe("mfac-vs-sgd verdict rule", () => {
 
 describe("the digits reproductions are deterministic", () => {
   const tiny = { hidden: 8, batchSize: 32, steps: 10, evalEvery: 5, seeds: [3, 4] };
-  it("adahessian-vs-adam measures the same twice from the same seed", async () => {
-    const plan = { ...tiny, learningRates: [0.1, 0.316], target: 1.5 };
-    const a = await reproduceAdahessianVsAdam({ quick: true, seed: 3 }, plan);
-    const b = await reproduceAdahessianVsAdam({ quick: true, seed: 3 }, plan);
-    assert.deepEqual(withoutTimes(b.measurements), withoutTimes(a.measurements));
-    const runs = (a.measurements as unknown as { sides: { runs: DigitsRun[] }[] }).sides.flatMap(
-      (s) => s.runs,
-    );
-    assert.equal(runs.length, 2 * 2 * 2);
-    for (const r of runs) assert.ok(r.trainLoss > 0 && r.testAccuracy > 0);
-  });
-
   it("mfac-vs-sgd measures the same twice from the same seed", async () => {
     const plan = {
       ...tiny,
@@ -228,12 +153,6 @@ function checkSides(record: DigitsRecord, names: string[], seeds: number[], step
 }
 
 describe("descend reproduce --quick on the digits", () => {
-  it("adahessian-vs-adam writes a well-formed record", async () => {
-    const record = await quickRecord("adahessian-vs-adam", 1);
-    const plan = adahessianVsAdamPlan(true, 1);
-    checkSides(record, ["adam", "adahessian"], [...plan.seeds], plan.steps);
-  });
-
   it("mfac-vs-sgd writes a well-formed record", async () => {
     const record = await quickRecord("mfac-vs-sgd", 1);
     const plan = mfacVsSgdPlan(true, 1);
