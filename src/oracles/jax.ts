@@ -819,14 +819,19 @@ export async function jaxObjective<
   const sampledLoss = (p: JaxTree, box: JaxTree, uniforms: JaxTree): JaxArray => {
     const z = logitsOf(p, box);
     const classes = z.shape[z.shape.length - 1];
+    // One log-softmax serves both the loss and, gradient stopped, the probabilities;
     // exp(logSoftmax) rather than softmax: jax-js 0.1.25's eager gradient keeps a buffer for
     // every division of an intermediate, even one whose gradient is stopped.
-    const probabilities = np.exp(nn.logSoftmax(lax.stopGradient(z.ref), -1));
-    const cumulative = np.cumsum(probabilities, -1);
+    const logProbabilities = nn.logSoftmax(z, -1);
+    const probabilities = np.exp(lax.stopGradient(logProbabilities.ref));
+    // The cumulative distribution as a product with the upper-triangular ones (K×K): cheaper than
+    // jax-js's cumsum here (a sampled-label gradient measured 1.5 instead of 2.1 gradients).
+    const upper = np.triu(np.ones([classes, classes], { dtype: z.dtype }));
+    const cumulative = np.matmul(probabilities, upper);
     const below = np.lessEqual(cumulative, uniforms as JaxArray);
     const label = np.minimum(np.sum(np.astype(below, np.int32), -1), classes - 1);
     const labels = np.astype(nn.oneHot(label, classes), z.dtype);
-    return np.negative(np.mean(np.sum(np.multiply(nn.logSoftmax(z, -1), labels), -1)));
+    return np.negative(np.mean(np.sum(np.multiply(logProbabilities, labels), -1)));
   };
   const sampledValueAndGrad = logits ? compile(valueAndGradOf(sampledLoss)) : undefined;
   // The logits' shape per data shape (a batch source may change it), and the uniforms' buffer.
