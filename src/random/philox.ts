@@ -135,7 +135,8 @@ export function checkCounterPart(owner: string, parameter: string, value: unknow
 /** Checks that a fill of `length` elements starting at `start` stays below `limit`. */
 export function checkRange(owner: string, start: number, length: number, limit: number): void {
   checkCounterPart(owner, "startIndex", start);
-  if (start + length > limit) {
+  // limit − start is exact; start + length may round down to 2^53 and slip through.
+  if (length > limit - start) {
     throw new InvalidArgumentError(
       owner,
       "startIndex",
