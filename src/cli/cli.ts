@@ -8,10 +8,11 @@ import { EXIT_USAGE } from "./args.js";
 import type { CliIo } from "./bench.js";
 import { benchCommand, benchHelp } from "./bench.js";
 import { curvatureCommand, curvatureHelp } from "./curvature.js";
+import { finetuneCommand, finetuneHelp } from "./finetune.js";
 import { trainCommand, trainHelp } from "./train.js";
 
 /** The commands, for messages. */
-const COMMANDS = ["bench", "train", "curvature", "reproduce", "help"];
+const COMMANDS = ["bench", "train", "curvature", "reproduce", "help", "finetune"];
 
 /** The text of `descend --help`. */
 export function mainHelp(): string {
@@ -33,6 +34,9 @@ Commands:
              norm, Hessian trace (Hutchinson, with its standard error), top eigenvalue or
              "sharpness" (Lanczos or power iteration, with its residual), smallest Ritz value,
              and the edge-of-stability threshold 2/η
+  finetune   fine-tune a small pre-trained transformer with MeZO (forward passes only, the
+             memory of inference) or another optimizer; write the weights, a report with the
+             held-out loss against forward passes, and the seed log that replays the run
   reproduce  reproduce a paper's headline claim at small scale (descend reproduce --help)
 
 Options:
@@ -71,6 +75,17 @@ Options of descend curvature (details: descend curvature --help):
       --learning-rate η     also print the edge-of-stability threshold 2/η
       --batch B             the minibatch of step B, for stochastic problems (default 0)
       --json                print the results as JSON
+
+Options of descend finetune (details: descend finetune --help):
+  -m, --model FILE          pre-trained parameters (default: the bundled model)
+  -o, --optimizer NAME      zo-sgd (MeZO, default), zo-momentum, zo-adam, zo-sign, zo-cons,
+                            adamw or sgd
+  -n, --steps N             steps (default 1000 zeroth-order, 100 first-order)
+      --learning-rate η     learning rate (default: the optimizer's, tuned on this task)
+      --epsilon ε           perturbation size of zeroth-order steps (default 1e-3)
+      --perturbation P      virtual (default) or in-place
+  -s, --seed S              seed of the batch order and the directions (default 0)
+      --out DIR             output directory (default: reports/finetune/<UTC timestamp>)
 `;
 }
 
@@ -121,6 +136,7 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
       if (rest[0] === "bench") io.stdout.write(benchHelp(io.catalog, io.problems));
       else if (rest[0] === "train") io.stdout.write(trainHelp(io.catalog, io.problems));
       else if (rest[0] === "curvature") io.stdout.write(curvatureHelp(io.problems));
+      else if (rest[0] === "finetune") io.stdout.write(finetuneHelp());
       else if (rest[0] === "reproduce") return reproduce(["--help"], io);
       else if (rest[0] === undefined) io.stdout.write(mainHelp());
       else {
@@ -134,6 +150,8 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
       return trainCommand(rest, io);
     case "curvature":
       return curvatureCommand(rest, io);
+    case "finetune":
+      return finetuneCommand(rest, io);
     case "reproduce":
       return reproduce(rest, io);
     default:

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /**
  * Entry point of the `descend` executable: `descend bench …`, `descend train …`,
- * `descend curvature …`, `descend reproduce …` (loaded on demand, its arguments forwarded) and
- * help (see `runCli`). The first Ctrl+C stops a benchmark or training run after the current step
- * and still writes what it has; a second one quits at once.
+ * `descend curvature …`, `descend finetune …`, `descend reproduce …` (loaded on demand, its
+ * arguments forwarded) and help (see `runCli`). The first Ctrl+C stops a benchmark, training or
+ * fine-tuning run after the current step and still writes what it has; a second one quits at
+ * once.
  */
 import { EXIT_INTERRUPTED } from "./args.js";
 import { runCli } from "./cli.js";

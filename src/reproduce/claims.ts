@@ -154,11 +154,14 @@ export const claims: readonly Claim[] = [
     claim:
       "MeZO, a zeroth-order SGD that regenerates its random perturbation from a seed, fine-tunes " +
       "a model within the memory of inference (the paper reports up to 12 times less than " +
-      "first-order fine-tuning) at a quality comparable to it on many tasks.",
-    status: "not yet implementable",
-    waitsFor:
-      "the MeZO optimizer and its seed log, which come with the zeroth-order estimators, and a " +
-      "pre-trained model to fine-tune",
+      "first-order fine-tuning) at a quality comparable to it on many tasks; tested by " +
+      "fine-tuning a pre-trained character-level transformer on held-out Shakespeare, MeZO (in " +
+      "place) against AdamW given 1/32 of its steps.",
+    status: "implemented",
+    run: async (options) => {
+      const { reproduceMezoMemory } = await import("./mezoMemory.js");
+      return reproduceMezoMemory(options);
+    },
   },
 ];
 

@@ -20,8 +20,16 @@ export const DIRECTION_CHUNK = 8192;
 export class DirectionScratch {
   /** A chunk of z, in the parameters' dtype (so z is rounded exactly as the layout rounds). */
   readonly z: FloatArray;
-  /** A chunk of the estimate ĝ, always float64. */
-  readonly estimate = new Float64Array(DIRECTION_CHUNK);
+  private estimateChunk: Float64Array | undefined;
+
+  /**
+   * A chunk of the estimate ĝ, always float64; allocated on first use, since ZO-SGD and the other
+   * methods that apply directions one by one never need it.
+   */
+  get estimate(): Float64Array {
+    this.estimateChunk ??= new Float64Array(DIRECTION_CHUNK);
+    return this.estimateChunk;
+  }
 
   /** @param dtype - the parameters' element type */
   constructor(readonly dtype: DType) {

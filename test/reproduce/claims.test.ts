@@ -23,6 +23,7 @@ const IMPLEMENTED = [
   "adahessian-vs-adam",
   "mfac-vs-sgd",
   "muon-vs-adamw",
+  "mezo-memory",
 ];
 
 /** Words of each paper's title that its citation must contain. */
