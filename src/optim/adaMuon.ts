@@ -30,23 +30,18 @@
  * are chosen here. Matrices only: route vectors to an element-wise optimizer with
  * `routeMatrices`.
  */
-import type { Selector } from "../params/layout.js";
 import { scaleByAdam } from "./adam.js";
+import type { DecoupledDecayOptions } from "./decoupledDecay.js";
+import { withDecoupledDecay } from "./decoupledDecay.js";
 import type { Hyper } from "./hyper.js";
 import type { OrthogonalizationOptions } from "./muon.js";
 import { ORTHOGONALIZATION_OPTIONS, scaleByMuon } from "./muon.js";
-import {
-  addDecayedWeights,
-  checkBeta,
-  checkLearningRate,
-  scaleByLearningRate,
-} from "./primitives.js";
+import { checkBeta } from "./primitives.js";
 import type { ChainTransform } from "./transform.js";
-import { chain } from "./transform.js";
-import { checkHyper, checkKnownOptions, checkNumber } from "./validate.js";
+import { checkNumber } from "./validate.js";
 
 /** Options of {@link adaMuon}. */
-export interface AdaMuonOptions extends OrthogonalizationOptions {
+export interface AdaMuonOptions extends OrthogonalizationOptions, DecoupledDecayOptions {
   /** Step size (constant or schedule; default 1e-3). */
   learningRate?: Hyper;
   /** Decay β₁ ∈ [0, 1) of the momentum that is orthogonalized (default 0.9). */
@@ -57,46 +52,36 @@ export interface AdaMuonOptions extends OrthogonalizationOptions {
   eps?: number;
   /** Decoupled weight decay, θ ← θ − lr·wd·θ (default 0). */
   weightDecay?: Hyper;
-  /** Tensors that receive weight decay (default all). */
-  weightDecayMask?: Selector;
 }
 
 /** AdaMuon as the matrix-whitening paper runs it, for layouts made only of matrices. */
 export function adaMuon(options: AdaMuonOptions = {}): ChainTransform {
   const owner = "adaMuon";
-  checkKnownOptions(owner, options, [
-    "learningRate",
-    "beta1",
-    "beta2",
-    "eps",
-    "weightDecay",
-    "weightDecayMask",
-    ...ORTHOGONALIZATION_OPTIONS,
-  ]);
-  const {
-    learningRate = 1e-3,
-    beta1 = 0.9,
-    beta2 = 0.95,
-    eps = 1e-8,
-    weightDecay = 0,
-    weightDecayMask,
-    ...orthogonalization
-  } = options;
-  const lr = checkLearningRate(owner, learningRate);
-  const wd = checkHyper(owner, "weightDecay", weightDecay, { min: 0 });
-  return chain(
-    scaleByMuon({
-      momentum: checkBeta(owner, "beta1", beta1),
-      nesterov: false,
-      updateScale: "none",
-      ...orthogonalization,
-    }),
-    scaleByAdam({
-      beta1: 0,
-      beta2: checkBeta(owner, "beta2", beta2),
-      eps: checkNumber(owner, "eps", eps, { min: 0 }),
-    }),
-    addDecayedWeights(wd, { mask: weightDecayMask }),
-    scaleByLearningRate(lr),
+  return withDecoupledDecay(
+    owner,
+    options,
+    [
+      "learningRate",
+      "beta1",
+      "beta2",
+      "eps",
+      "weightDecay",
+      "weightDecayMask",
+      ...ORTHOGONALIZATION_OPTIONS,
+    ],
+    { learningRate: 1e-3, weightDecay: 0 },
+    ({ beta1 = 0.9, beta2 = 0.95, eps = 1e-8, ...orthogonalization }) => [
+      scaleByMuon({
+        momentum: checkBeta(owner, "beta1", beta1),
+        nesterov: false,
+        updateScale: "none",
+        ...orthogonalization,
+      }),
+      scaleByAdam({
+        beta1: 0,
+        beta2: checkBeta(owner, "beta2", beta2),
+        eps: checkNumber(owner, "eps", eps, { min: 0 }),
+      }),
+    ],
   );
 }

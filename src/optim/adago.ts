@@ -30,27 +30,22 @@
  * the gradient).
  */
 import { dotRange, muonMomentum, scaleRange } from "../kernels/muon.js";
-import type { FloatArray, Layout, Selector } from "../params/layout.js";
+import type { FloatArray } from "../params/layout.js";
+import type { DecoupledDecayOptions } from "./decoupledDecay.js";
+import { withDecoupledDecay } from "./decoupledDecay.js";
 import type { Hyper } from "./hyper.js";
 import { valueAt } from "./hyper.js";
-import type { MatrixShape, MuonUpdateScale, OrthogonalizationOptions } from "./muon.js";
+import { matrixShapes, tensorViews } from "./matrices.js";
+import type { MuonUpdateScale, OrthogonalizationOptions } from "./muon.js";
 import {
   ORTHOGONALIZATION_OPTIONS,
-  matrixShape,
+  checkUpdateScale,
   muonScaleFactor,
   orthogonalizer,
-  tensorViews,
 } from "./muon.js";
-import { addDecayedWeights, checkBeta, scaleByLearningRate } from "./primitives.js";
+import { checkBeta } from "./primitives.js";
 import type { ChainTransform, GradientTransform, State } from "./transform.js";
-import { chain } from "./transform.js";
-import {
-  checkBoolean,
-  checkChoice,
-  checkHyper,
-  checkKnownOptions,
-  checkNumber,
-} from "./validate.js";
+import { checkBoolean, checkHyper, checkKnownOptions, checkNumber } from "./validate.js";
 
 /** Options of {@link scaleByAdago}. */
 export interface ScaleByAdagoOptions extends OrthogonalizationOptions {
@@ -106,18 +101,9 @@ export function scaleByAdago(options: ScaleByAdagoOptions = {}): GradientTransfo
   const eps = checkNumber(owner, "eps", options.eps ?? 1e-6, { min: 0 });
   const v0 = checkNumber(owner, "v0", options.v0 ?? 1e-6, { above: 0 });
   const nesterov = checkBoolean(owner, "nesterov", options.nesterov ?? false);
-  const updateScale = checkChoice(owner, "updateScale", options.updateScale ?? "none", [
-    "aspectRatio",
-    "matchAdamW",
-    "none",
-  ]);
+  const updateScale = checkUpdateScale(owner, options.updateScale ?? "none");
   const orthogonalize = orthogonalizer(owner, options);
-  const shapes = new WeakMap<Layout, MatrixShape[]>();
-  const shapesOf = (layout: Layout): MatrixShape[] => {
-    let s = shapes.get(layout);
-    if (!s) shapes.set(layout, (s = layout.tensors.map((t) => matrixShape(owner, t))));
-    return s;
-  };
+  const shapesOf = matrixShapes(owner);
   return {
     name: "scaleByAdago",
     init(layout) {
@@ -151,25 +137,19 @@ export function scaleByAdago(options: ScaleByAdagoOptions = {}): GradientTransfo
 }
 
 /** Options of {@link adago}. */
-export interface AdagoOptions extends ScaleByAdagoOptions {
+export interface AdagoOptions extends ScaleByAdagoOptions, DecoupledDecayOptions {
   /** Decoupled weight decay, W ← W − η·wd·W (default 0; not in the paper). */
   weightDecay?: Hyper;
-  /** Tensors that receive weight decay (default all). */
-  weightDecayMask?: Selector;
 }
 
 /** AdaGO for layouts made only of matrices; pair it with an element-wise optimizer with `routeMatrices`. */
 export function adago(options: AdagoOptions = {}): ChainTransform {
-  const owner = "adago";
-  checkKnownOptions(owner, options, [...SCALE_OPTIONS, "weightDecay", "weightDecayMask"]);
-  const { weightDecay = 0, weightDecayMask, ...scaleOptions } = options;
-  const learningRate = checkHyper(owner, "learningRate", options.learningRate ?? 0.1, {
-    above: 0,
-  });
-  const wd = checkHyper(owner, "weightDecay", weightDecay, { min: 0 });
-  return chain(
-    scaleByAdago({ ...scaleOptions, learningRate }),
-    addDecayedWeights(wd, { mask: weightDecayMask }),
-    scaleByLearningRate(learningRate),
+  return withDecoupledDecay(
+    "adago",
+    options,
+    [...SCALE_OPTIONS, "weightDecay", "weightDecayMask"],
+    { learningRate: 0.1, weightDecay: 0, learningRateBounds: { above: 0 } },
+    // The step size of the direction is the chain's own learning rate (see the file header).
+    (scaleOptions, learningRate) => scaleByAdago({ ...scaleOptions, learningRate }),
   );
 }

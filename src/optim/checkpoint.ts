@@ -31,9 +31,20 @@
  * writes into the optimizer's existing buffers, which therefore stay where their allocator put
  * them.
  */
-import type * as NodeFs from "node:fs/promises";
 import { InvalidArgumentError, ShapeMismatchError } from "../errors.js";
 import type { FloatArray, Layout } from "../params/layout.js";
+import type { SafetensorsDType, SafetensorsFile } from "../params/safetensors.js";
+import {
+  SafetensorsError,
+  isLayoutRecord,
+  layOutSafetensors,
+  layoutRecord,
+  parseSafetensors,
+  readFileBytes,
+  readLittleEndian,
+  writeFileAtomically,
+  writeLittleEndian,
+} from "../params/safetensors.js";
 import type { Optimizer } from "./optimizer.js";
 import { isPartition } from "./partition.js";
 import type { GradientTransform, State } from "./transform.js";
@@ -43,9 +54,6 @@ import { isChain, partKey } from "./transform.js";
 export const CHECKPOINT_FORMAT = "descend.optimizer";
 /** Checkpoint format version written by this library (and the only one it reads). */
 export const CHECKPOINT_VERSION = 1;
-
-/** Largest header accepted, as the reference safetensors implementation. */
-const MAX_HEADER_BYTES = 100_000_000;
 
 /** A checkpoint that is malformed, truncated, or was written by a different optimizer. */
 export class CheckpointError extends Error {
@@ -70,8 +78,6 @@ export interface RestoreOptions {
   includeParams?: boolean;
 }
 
-type SafetensorsDType = "F32" | "F64";
-
 type StorageMode = "perParameter" | "whole";
 
 interface ScalarEntry {
@@ -90,13 +96,6 @@ interface StateInventory {
   readonly buffers: Map<string, BufferEntry>;
 }
 
-interface TensorInfo {
-  readonly dtype: SafetensorsDType;
-  readonly shape: readonly number[];
-  readonly begin: number;
-  readonly end: number;
-}
-
 /** A tensor to write or to read: where its values live in the optimizer. */
 interface TensorSlot {
   readonly name: string;
@@ -104,18 +103,12 @@ interface TensorSlot {
   readonly shape: readonly number[];
 }
 
-const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
 function escapeSegment(segment: string): string {
   return segment.replace(/%/g, "%25").replace(/\//g, "%2F");
 }
 
 function dtypeOf(buffer: FloatArray): SafetensorsDType {
   return buffer instanceof Float64Array ? "F64" : "F32";
-}
-
-function bytesPer(dtype: SafetensorsDType): number {
-  return dtype === "F64" ? 8 : 4;
 }
 
 function formatShape(shape: readonly number[]): string {
@@ -223,13 +216,6 @@ function slotsOf(opt: Optimizer, inv: StateInventory, withParams: boolean): Tens
   return slots;
 }
 
-function layoutRecord(layout: Layout): string {
-  return JSON.stringify({
-    dtype: layout.dtype,
-    tensors: layout.tensors.map((t) => ({ name: t.name, shape: t.shape })),
-  });
-}
-
 function checkOptimizer(owner: string, opt: unknown): Optimizer {
   const o = opt as Partial<Optimizer> | null;
   if (
@@ -249,34 +235,6 @@ function checkIncludeParams(owner: string, value: unknown): boolean | undefined 
     throw new InvalidArgumentError(owner, "includeParams", value, "true, false or left out");
   }
   return value;
-}
-
-function copyOut(view: FloatArray, out: Uint8Array, at: number): void {
-  if (littleEndian) {
-    out.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength), at);
-    return;
-  }
-  const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
-  if (view instanceof Float64Array) {
-    for (let i = 0; i < view.length; i++) dv.setFloat64(at + 8 * i, view[i], true);
-  } else {
-    for (let i = 0; i < view.length; i++) dv.setFloat32(at + 4 * i, view[i], true);
-  }
-}
-
-function copyIn(bytes: Uint8Array, at: number, view: FloatArray): void {
-  if (littleEndian) {
-    new Uint8Array(view.buffer, view.byteOffset, view.byteLength).set(
-      bytes.subarray(at, at + view.byteLength),
-    );
-    return;
-  }
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (view instanceof Float64Array) {
-    for (let i = 0; i < view.length; i++) view[i] = dv.getFloat64(at + 8 * i, true);
-  } else {
-    for (let i = 0; i < view.length; i++) view[i] = dv.getFloat32(at + 4 * i, true);
-  }
 }
 
 /**
@@ -307,152 +265,25 @@ export function serializeOptimizer(opt: Optimizer, options: SerializeOptions = {
     "descend.buffers": JSON.stringify([...inv.buffers].map(([path, b]) => [path, b.mode])),
     "descend.params": String(withParams),
   };
-  const header: Record<string, unknown> = { __metadata__: metadata };
-  let offset = 0;
-  for (const slot of ordered) {
-    const end = offset + slot.view.byteLength;
-    header[slot.name] = {
-      dtype: dtypeOf(slot.view),
-      shape: slot.shape,
-      data_offsets: [offset, end],
-    };
-    offset = end;
-  }
-  const json = new TextEncoder().encode(JSON.stringify(header));
-  const headerLength = json.length + ((8 - ((8 + json.length) % 8)) % 8);
-  const out = new Uint8Array(8 + headerLength + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(headerLength), true);
-  out.set(json, 8);
-  out.fill(0x20, 8 + json.length, 8 + headerLength);
-  const dataStart = 8 + headerLength;
-  for (const slot of ordered) {
-    const info = header[slot.name] as { data_offsets: [number, number] };
-    copyOut(slot.view, out, dataStart + info.data_offsets[0]);
-  }
-  return out;
+  const file = layOutSafetensors(
+    metadata,
+    ordered.map((slot) => ({ name: slot.name, dtype: dtypeOf(slot.view), shape: slot.shape })),
+  );
+  ordered.forEach((slot, k) => writeLittleEndian(slot.view, file.bytes, file.begins[k]));
+  return file.bytes;
 }
 
-interface ParsedFile {
-  readonly metadata: Record<string, string>;
-  readonly tensors: Map<string, TensorInfo>;
-  /** Absolute byte offset of the data section. */
-  readonly dataStart: number;
-}
-
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === "object" && x !== null && !Array.isArray(x);
-}
-
-function isCount(x: unknown): x is number {
-  return typeof x === "number" && Number.isSafeInteger(x) && x >= 0;
-}
-
-/** Parses and checks the safetensors structure of `bytes` (not yet the descend content). */
-function parseSafetensors(bytes: Uint8Array): ParsedFile {
-  if (bytes.length < 8) {
-    throw new CheckpointError(
-      `checkpoint is truncated: ${bytes.length} bytes, fewer than the 8-byte header length`,
-    );
-  }
-  const declared = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
-  if (declared > BigInt(MAX_HEADER_BYTES)) {
-    throw new CheckpointError(
-      `checkpoint header is corrupt: it declares ${declared} header bytes (more than ${MAX_HEADER_BYTES})`,
-    );
-  }
-  const headerLength = Number(declared);
-  if (8 + headerLength > bytes.length) {
-    throw new CheckpointError(
-      `checkpoint is truncated: the header declares ${headerLength} bytes but only ${bytes.length - 8} follow`,
-    );
-  }
-  let text: string;
+/** The safetensors structure of `bytes` (not yet the descend content), as checkpoint errors. */
+function parseCheckpointFile(bytes: Uint8Array): SafetensorsFile {
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + headerLength));
-  } catch {
-    throw new CheckpointError("checkpoint header is corrupt: not valid UTF-8");
-  }
-  let header: unknown;
-  try {
-    header = JSON.parse(text);
+    return parseSafetensors(bytes, { subject: "checkpoint", explainUndecodableHeader: true });
   } catch (e) {
-    throw new CheckpointError(
-      `checkpoint header is corrupt: not valid JSON (${(e as Error).message})`,
-    );
+    if (e instanceof SafetensorsError) throw new CheckpointError(e.message);
+    throw e;
   }
-  if (!isRecord(header)) {
-    throw new CheckpointError("checkpoint header is corrupt: not a JSON object");
-  }
-  const metadata: Record<string, string> = {};
-  const rawMetadata = header.__metadata__;
-  if (rawMetadata !== undefined) {
-    if (!isRecord(rawMetadata)) {
-      throw new CheckpointError("checkpoint header is corrupt: __metadata__ is not an object");
-    }
-    for (const [k, v] of Object.entries(rawMetadata)) {
-      if (typeof v !== "string") {
-        throw new CheckpointError(
-          `checkpoint header is corrupt: __metadata__.${k} is not a string`,
-        );
-      }
-      metadata[k] = v;
-    }
-  }
-  const tensors = new Map<string, TensorInfo>();
-  for (const [name, raw] of Object.entries(header)) {
-    if (name === "__metadata__") continue;
-    const corrupt = (why: string) =>
-      new CheckpointError(`checkpoint header is corrupt: tensor "${name}" ${why}`);
-    if (!isRecord(raw)) throw corrupt("is not an object");
-    const { dtype, shape, data_offsets: offsets } = raw;
-    if (dtype !== "F32" && dtype !== "F64") {
-      throw corrupt(`has dtype ${JSON.stringify(dtype)} (descend checkpoints hold F32 and F64)`);
-    }
-    if (!Array.isArray(shape) || !shape.every(isCount)) {
-      throw corrupt(`has shape ${JSON.stringify(shape)} (expected non-negative integers)`);
-    }
-    if (
-      !Array.isArray(offsets) ||
-      offsets.length !== 2 ||
-      !offsets.every(isCount) ||
-      offsets[0] > offsets[1]
-    ) {
-      throw corrupt(`has data_offsets ${JSON.stringify(offsets)} (expected [begin, end])`);
-    }
-    const elements = (shape as number[]).reduce((a, b) => a * b, 1);
-    if (offsets[1] - offsets[0] !== elements * bytesPer(dtype)) {
-      throw corrupt(
-        `spans ${offsets[1] - offsets[0]} bytes, but ${dtype} ${formatShape(shape)} needs ${elements * bytesPer(dtype)}`,
-      );
-    }
-    tensors.set(name, { dtype, shape, begin: offsets[0], end: offsets[1] });
-  }
-  const dataStart = 8 + headerLength;
-  const available = bytes.length - dataStart;
-  const ranges = [...tensors].sort((a, b) => a[1].begin - b[1].begin || a[1].end - b[1].end);
-  let cursor = 0;
-  for (const [name, info] of ranges) {
-    if (info.begin !== cursor) {
-      throw new CheckpointError(
-        `checkpoint header is corrupt: tensor "${name}" starts at byte ${info.begin} of the data, expected ${cursor} (tensors must cover the data without gaps or overlaps)`,
-      );
-    }
-    cursor = info.end;
-  }
-  if (cursor > available) {
-    throw new CheckpointError(
-      `checkpoint is truncated: the tensors need ${cursor} bytes of data, only ${available} are present`,
-    );
-  }
-  if (cursor < available) {
-    throw new CheckpointError(
-      `checkpoint is corrupt: ${available - cursor} bytes after the last tensor's data`,
-    );
-  }
-  return { metadata, tensors, dataStart };
 }
 
-function metadataField(metadata: Record<string, string>, key: string): string {
+function metadataField(metadata: Readonly<Record<string, string>>, key: string): string {
   const value = metadata[key];
   if (value === undefined) {
     throw new CheckpointError(`checkpoint metadata lacks "${key}"`);
@@ -460,7 +291,7 @@ function metadataField(metadata: Record<string, string>, key: string): string {
   return value;
 }
 
-function parseJsonField(metadata: Record<string, string>, key: string): unknown {
+function parseJsonField(metadata: Readonly<Record<string, string>>, key: string): unknown {
   const text = metadataField(metadata, key);
   try {
     return JSON.parse(text);
@@ -469,7 +300,7 @@ function parseJsonField(metadata: Record<string, string>, key: string): unknown 
   }
 }
 
-function parseCount(metadata: Record<string, string>, key: string): number {
+function parseCount(metadata: Readonly<Record<string, string>>, key: string): number {
   const text = metadataField(metadata, key);
   const value = Number(text);
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(value)) {
@@ -480,24 +311,12 @@ function parseCount(metadata: Record<string, string>, key: string): number {
   return value;
 }
 
-function checkLayout(metadata: Record<string, string>, layout: Layout): void {
-  const raw = parseJsonField(metadata, "descend.layout");
-  const record = raw as { dtype?: unknown; tensors?: unknown };
-  if (
-    !isRecord(raw) ||
-    typeof record.dtype !== "string" ||
-    !Array.isArray(record.tensors) ||
-    !record.tensors.every(
-      (t) =>
-        isRecord(t) &&
-        typeof t.name === "string" &&
-        Array.isArray(t.shape) &&
-        (t.shape as unknown[]).every(isCount),
-    )
-  ) {
+function checkLayout(metadata: Readonly<Record<string, string>>, layout: Layout): void {
+  const record = parseJsonField(metadata, "descend.layout");
+  if (!isLayoutRecord(record)) {
     throw new CheckpointError(`checkpoint metadata "descend.layout" is malformed`);
   }
-  const saved = record.tensors as { name: string; shape: number[] }[];
+  const saved = record.tensors;
   const what = "checkpoint layout does not match the optimizer's parameters";
   if (record.dtype !== layout.dtype) {
     throw new ShapeMismatchError(
@@ -525,7 +344,7 @@ function checkLayout(metadata: Record<string, string>, layout: Layout): void {
   }
 }
 
-function parsePairs(metadata: Record<string, string>, key: string): Map<string, string> {
+function parsePairs(metadata: Readonly<Record<string, string>>, key: string): Map<string, string> {
   const raw = parseJsonField(metadata, key);
   if (
     !Array.isArray(raw) ||
@@ -567,7 +386,7 @@ export function restoreOptimizer(
     throw new InvalidArgumentError(owner, "bytes", bytes, "a Uint8Array");
   }
   const wantParams = checkIncludeParams(owner, options.includeParams);
-  const file = parseSafetensors(bytes);
+  const file = parseCheckpointFile(bytes);
   const { metadata } = file;
 
   const format = metadata["descend.format"];
@@ -654,11 +473,11 @@ export function restoreOptimizer(
         `checkpoint tensor "${slot.name}" is ${info.dtype} ${formatShape(info.shape)}, this optimizer holds ${dtype} ${formatShape(slot.shape)}`,
       );
     }
-    copies.push({ view: slot.view, at: file.dataStart + info.begin });
+    copies.push({ view: slot.view, at: info.begin });
   }
 
   // Every check passed: nothing below can fail.
-  for (const { view, at } of copies) copyIn(bytes, at, view);
+  for (const { view, at } of copies) readLittleEndian(bytes, at, view);
   for (const [path, value] of scalarValues) {
     const entry = inv.scalars.get(path)!;
     entry.holder[entry.key] = value;
@@ -680,25 +499,7 @@ export async function saveOptimizer(
   if (typeof path !== "string" || path.length === 0) {
     throw new InvalidArgumentError("saveOptimizer", "path", path, "a non-empty file path");
   }
-  const bytes = serializeOptimizer(opt, options);
-  const { writeFile, rename, rm } = await nodeFs();
-  const partial = `${path}.${process.pid}.partial`;
-  try {
-    await writeFile(partial, bytes);
-    await rename(partial, path);
-  } catch (e) {
-    await rm(partial, { force: true });
-    throw e;
-  }
-}
-
-type NodeFsPromises = typeof NodeFs;
-
-/** Node's file-system promises, loaded on first use through a computed specifier so that
- * bundlers do not try to pull a Node built-in into browser builds of the library. */
-async function nodeFs(): Promise<NodeFsPromises> {
-  const specifier = ["node", "fs/promises"].join(":");
-  return (await import(specifier)) as NodeFsPromises;
+  await writeFileAtomically(path, serializeOptimizer(opt, options));
 }
 
 /** Reads the checkpoint at `path` (Node.js) and applies {@link restoreOptimizer}. */
@@ -710,7 +511,5 @@ export async function loadOptimizer(
   if (typeof path !== "string" || path.length === 0) {
     throw new InvalidArgumentError("loadOptimizer", "path", path, "a non-empty file path");
   }
-  const { readFile } = await nodeFs();
-  const bytes = await readFile(path);
-  restoreOptimizer(opt, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), options);
+  restoreOptimizer(opt, await readFileBytes(path), options);
 }

@@ -56,31 +56,22 @@ import { fisherFactorStep } from "../kernels/fismo.js";
 import { muonMomentum, scaleRange } from "../kernels/muon.js";
 import { inverseRoot } from "../linalg/inverseRoot.js";
 import { gram, matmul } from "../linalg/matmul.js";
-import type { FloatArray, Layout, Selector } from "../params/layout.js";
+import type { FloatArray } from "../params/layout.js";
+import type { DecoupledDecayOptions } from "./decoupledDecay.js";
+import { DECOUPLED_DECAY_OPTIONS, withDecoupledDecay } from "./decoupledDecay.js";
 import type { Hyper } from "./hyper.js";
+import { identityMatrix, matrixShape, tensorViews } from "./matrices.js";
 import type { MuonUpdateScale, OrthogonalizationOptions } from "./muon.js";
 import {
   ORTHOGONALIZATION_OPTIONS,
-  matrixShape,
+  checkUpdateScale,
   muonScaleFactor,
   orthogonalizer,
-  tensorViews,
 } from "./muon.js";
-import {
-  addDecayedWeights,
-  checkBeta,
-  checkLearningRate,
-  scaleByLearningRate,
-} from "./primitives.js";
+import { perLayout } from "./perLayout.js";
+import { checkBeta } from "./primitives.js";
 import type { ChainTransform, GradientTransform, State } from "./transform.js";
-import { chain } from "./transform.js";
-import {
-  checkBoolean,
-  checkChoice,
-  checkHyper,
-  checkKnownOptions,
-  checkNumber,
-} from "./validate.js";
+import { checkBoolean, checkKnownOptions, checkNumber } from "./validate.js";
 
 /** Options of {@link scaleByFismo}. */
 export interface ScaleByFismoOptions extends OrthogonalizationOptions {
@@ -159,12 +150,6 @@ function checkFactor(factor: Float64Array, tensor: string, which: "P" | "Q"): vo
   }
 }
 
-function identity(n: number): Float64Array {
-  const eye = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) eye[i * n + i] = 1;
-  return eye;
-}
-
 /**
  * Replaces each matrix's gradient by FISMO's direction P^(−1/2)·Polar(M)·Q^(−1/2) (before
  * `−lr`). Every tensor must have two or more dimensions.
@@ -176,17 +161,10 @@ export function scaleByFismo(options: ScaleByFismoOptions = {}): GradientTransfo
   const decay = checkNumber(owner, "factorDecay", options.factorDecay ?? 0.95, { min: 0, max: 1 });
   const damping = checkNumber(owner, "damping", options.damping ?? 1e-3, { above: 0 });
   const nesterov = checkBoolean(owner, "nesterov", options.nesterov ?? false);
-  const updateScale = checkChoice(owner, "updateScale", options.updateScale ?? "none", [
-    "aspectRatio",
-    "matchAdamW",
-    "none",
-  ]);
+  const updateScale = checkUpdateScale(owner, options.updateScale ?? "none");
   const orthogonalize = orthogonalizer(owner, options);
 
-  const plans = new WeakMap<Layout, MatrixPlan[]>();
-  const planFor = (layout: Layout): MatrixPlan[] => {
-    let plan = plans.get(layout);
-    if (plan) return plan;
+  const planFor = perLayout((layout): MatrixPlan[] => {
     const shapes = layout.tensors.map((t) => matrixShape(owner, t));
     const gradient = new Float64Array(layout.size);
     const product = new Float64Array(layout.size);
@@ -195,12 +173,12 @@ export function scaleByFismo(options: ScaleByFismoOptions = {}): GradientTransfo
     for (const { rows, cols } of shapes) largestSide = Math.max(largestSide, rows, cols);
     // Curvature estimates are consumed before the next matrix needs them, so one buffer serves all.
     const curvature = new Float64Array(largestSide * largestSide);
-    plan = [];
+    const plan: MatrixPlan[] = [];
     layout.tensors.forEach((t, k) => {
       if (t.size === 0) return;
       const { rows, cols } = shapes[k];
       const range = (buffer: Float64Array) => buffer.subarray(t.offset, t.offset + t.size);
-      plan!.push({
+      plan.push({
         name: t.name,
         index: k,
         offset: t.offset,
@@ -217,9 +195,8 @@ export function scaleByFismo(options: ScaleByFismoOptions = {}): GradientTransfo
         rightCurvature: curvature.subarray(0, cols * cols),
       });
     });
-    plans.set(layout, plan);
     return plan;
-  };
+  });
 
   return {
     name: "scaleByFismo",
@@ -227,9 +204,9 @@ export function scaleByFismo(options: ScaleByFismoOptions = {}): GradientTransfo
       const factors: State = {};
       for (const m of planFor(layout)) {
         factors[m.name] = {
-          p: identity(m.rows),
-          q: identity(m.cols),
-          qInverseRoot: identity(m.cols),
+          p: identityMatrix(m.rows),
+          q: identityMatrix(m.cols),
+          qInverseRoot: identityMatrix(m.cols),
         };
       }
       return { count: 0, mu: layout.zeros(), factors };
@@ -286,13 +263,11 @@ export function scaleByFismo(options: ScaleByFismoOptions = {}): GradientTransfo
 }
 
 /** Options of {@link fismo}. */
-export interface FismoOptions extends ScaleByFismoOptions {
+export interface FismoOptions extends ScaleByFismoOptions, DecoupledDecayOptions {
   /** Step size η (constant or schedule; default 0.02). */
   learningRate?: Hyper;
   /** Decoupled weight decay, W ← W − η·wd·W (default 0; not in the paper). */
   weightDecay?: Hyper;
-  /** Tensors that receive weight decay (default all). */
-  weightDecayMask?: Selector;
 }
 
 /**
@@ -300,19 +275,11 @@ export interface FismoOptions extends ScaleByFismoOptions {
  * tensors with `routeMatrices`.
  */
 export function fismo(options: FismoOptions = {}): ChainTransform {
-  const owner = "fismo";
-  checkKnownOptions(owner, options, [
-    "learningRate",
-    "weightDecay",
-    "weightDecayMask",
-    ...SCALE_OPTIONS,
-  ]);
-  const { learningRate = 0.02, weightDecay = 0, weightDecayMask, ...scaleOptions } = options;
-  const lr = checkLearningRate(owner, learningRate);
-  const wd = checkHyper(owner, "weightDecay", weightDecay, { min: 0 });
-  return chain(
-    scaleByFismo(scaleOptions),
-    addDecayedWeights(wd, { mask: weightDecayMask }),
-    scaleByLearningRate(lr),
+  return withDecoupledDecay(
+    "fismo",
+    options,
+    [...DECOUPLED_DECAY_OPTIONS, ...SCALE_OPTIONS],
+    { learningRate: 0.02, weightDecay: 0 },
+    scaleByFismo,
   );
 }

@@ -44,7 +44,7 @@
  * 1e-3, kl_clip 1e-3, weight_decay 0, TCov 10, TInv 100. Arithmetic is float64 whatever the
  * parameters' dtype.
  */
-import { InvalidArgumentError, MissingOracleError } from "../errors.js";
+import { InvalidArgumentError } from "../errors.js";
 import {
   appendOnes,
   divideByEigenvalueProducts,
@@ -56,31 +56,29 @@ import {
 } from "../kernels/kfac.js";
 import { eigh } from "../linalg/eigh.js";
 import { gram, matmul } from "../linalg/matmul.js";
-import type {
-  DenseLayerStatistics,
-  LayerStatisticsObjective,
-  LocatedDenseLayer,
-} from "../oracles/denseLayers.js";
-import {
-  checkLayerStatistics,
-  locateDenseLayers,
-  matchDenseLayers,
-  requireLayerStatistics,
-} from "../oracles/denseLayers.js";
-import type { FloatArray, Layout, Selector } from "../params/layout.js";
-import { INDEX_LIMIT } from "../random/philox.js";
 import type { Hyper } from "./hyper.js";
 import { valueAt } from "./hyper.js";
+import type {
+  FetchedLayerStatistics,
+  InnerSgdOptions,
+  LayerStatisticsChoice,
+  LayerStep,
+} from "./kroneckerLayers.js";
 import {
-  addDecayedWeights,
-  checkBeta,
-  checkLearningRate,
-  scaleByLearningRate,
-} from "./primitives.js";
-import { scaleByMomentum } from "./sgd.js";
-import type { ChainTransform, GradientTransform, State, StepContext } from "./transform.js";
-import { chain } from "./transform.js";
-import { checkChoice, checkHyper, checkKnownOptions, checkNumber } from "./validate.js";
+  LAYER_STATISTICS_OPTIONS,
+  checkStatisticsRequest,
+  layerPreconditioner,
+  withInnerSgd,
+} from "./kroneckerLayers.js";
+import { identityMatrix } from "./matrices.js";
+import { checkBeta, checkLearningRate } from "./primitives.js";
+import type { ChainTransform, GradientTransform, State } from "./transform.js";
+import { checkChoice, checkKnownOptions, checkNumber } from "./validate.js";
+
+// The layer plumbing shared with MKOR is defined in ./kroneckerLayers.ts and remains part of
+// this module's exports.
+export type { DenseLayerPlan, FetchedLayerStatistics } from "./kroneckerLayers.js";
+export { checkLayerSelector, fetchLayerStatistics, planLayers } from "./kroneckerLayers.js";
 
 /** Eigenvalues at or below this are set to 0, as KFAC-Pytorch's `_update_inv`. */
 const EIGENVALUE_FLOOR = 1e-10;
@@ -92,7 +90,7 @@ export type KfacDamping = "eigen" | "factored";
 export type KfacFisher = "sampled" | "empirical";
 
 /** Options of {@link scaleByKfac}. */
-export interface ScaleByKfacOptions {
+export interface ScaleByKfacOptions extends LayerStatisticsChoice {
   /** Damping λ > 0 (default 1e-3). */
   damping?: number;
   /** `"eigen"` (default, λ added to A ⊗ G) or `"factored"` (π-corrected Tikhonov). */
@@ -109,10 +107,6 @@ export interface ScaleByKfacOptions {
   learningRate?: Hyper;
   /** `"sampled"` (default, true Fisher) or `"empirical"` (training labels). */
   fisher?: KfacFisher;
-  /** Philox seed of the sampled labels, an integer in [0, 2^53) (default 0). */
-  seed?: number;
-  /** The weight tensors to precondition (default: every 2-D tensor); see `locateDenseLayers`. */
-  layers?: Selector;
 }
 
 /** State of one preconditioned layer of {@link scaleByKfac} (float64 buffers). */
@@ -143,21 +137,8 @@ export interface KfacState extends State {
   layers: State;
 }
 
-/** Where a preconditioned dense layer sits in the flat buffer, and its factors' orders. */
-export interface DenseLayerPlan {
-  /** The layer's tensors. */
-  readonly located: LocatedDenseLayer;
-  /** Its key in the transform's state: the weight's name. */
-  readonly key: string;
-  /** Offset of the weight in the buffer. */
-  readonly weightOffset: number;
-  /** Offset of the bias in the buffer, or −1 without a bias. */
-  readonly biasOffset: number;
-  /** Order of the input factor: inputs + 1 with a bias (homogeneous coordinate), inputs without. */
-  readonly sizeA: number;
-  /** Order of the output factor: outputs. */
-  readonly sizeG: number;
-}
+/** What one step works on (see `layerPreconditioner`). */
+type KfacStep = LayerStep<KfacLayerState, LayerScratch>;
 
 /** Scratch of one layer: the next factors and eigensystems, the gradient and the direction. */
 interface LayerScratch {
@@ -175,97 +156,16 @@ interface LayerScratch {
   augmented: Float64Array;
 }
 
-function identity(n: number): Float64Array {
-  const m = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) m[i * n + i] = 1;
-  return m;
-}
-
-/**
- * Validates the `layers` option of K-FAC and MKOR: left out, or a {@link Selector} (glob,
- * RegExp, list of names or predicate).
- */
-export function checkLayerSelector(owner: string, value: unknown): Selector | undefined {
-  const ok =
-    value === undefined ||
-    typeof value === "string" ||
-    typeof value === "function" ||
-    value instanceof RegExp ||
-    (Array.isArray(value) && value.every((name) => typeof name === "string"));
-  if (!ok) {
-    throw new InvalidArgumentError(
-      owner,
-      "layers",
-      value,
-      "a selector of weight tensors (glob string, RegExp, list of names or predicate)",
-    );
-  }
-  return value as Selector | undefined;
-}
-
-/**
- * The preconditioned dense layers of `layout` (see `locateDenseLayers`), in buffer order: the
- * plan K-FAC and MKOR share.
- */
-export function planLayers(owner: string, layout: Layout, selector?: Selector): DenseLayerPlan[] {
-  return locateDenseLayers(owner, layout, selector).map((located) => ({
-    located,
-    key: located.weight.name,
-    weightOffset: located.weight.offset,
-    biasOffset: located.bias ? located.bias.offset : -1,
-    sizeA: located.inputs + (located.bias ? 1 : 0),
-    sizeG: located.outputs,
-  }));
-}
-
-/** Layer statistics fetched for a step, as {@link fetchLayerStatistics} returns them. */
-export interface FetchedLayerStatistics {
-  /** What the objective returned, checked. */
-  readonly statistics: DenseLayerStatistics;
-  /** For each planned layer, its index in `statistics.layers`. */
-  readonly indices: Int32Array;
-}
-
-/**
- * The objective's layer statistics at `ctx.params`, checked, with the index of each planned
- * layer among them (shared by K-FAC and MKOR).
- *
- * @throws `MissingOracleError` when the step has no objective or it lacks `layerStatistics`;
- *   `InvalidArgumentError` when the step sees only part of the objective's parameters;
- *   `ShapeMismatchError` / `NonFiniteError` for statistics that do not fit or are not finite
- */
-export async function fetchLayerStatistics(
-  owner: string,
-  requester: string,
-  ctx: StepContext,
-  plans: readonly DenseLayerPlan[],
-  labels: { labels: "data" | "sampled"; seed: number; count: number },
-): Promise<FetchedLayerStatistics> {
-  if (ctx.objective === undefined) {
-    throw new MissingOracleError(
-      "(none given)",
-      "layerStatistics",
-      `${requester} (drive it with opt.step(objective) or opt.update(grads, objective))`,
-    );
-  }
-  const objective: LayerStatisticsObjective = requireLayerStatistics(ctx.objective, requester);
-  if (!objective.layout.equals(ctx.layout)) {
-    throw new InvalidArgumentError(
-      owner,
-      "parameters",
-      `${ctx.layout.tensors.length} tensors of ${ctx.layout.size} values`,
-      `the whole parameter vector of objective "${objective.name}" (${objective.layout.size} values): a Kronecker-factored transform must see every parameter, so put it before a partition, not inside one`,
-    );
-  }
-  const indices = matchDenseLayers(
-    owner,
-    plans.map((p) => p.located),
-    objective,
-  );
-  const statistics = await objective.layerStatistics(ctx.params, labels);
-  checkLayerStatistics(owner, objective, statistics);
-  return { statistics, indices };
-}
+const SCALE_BY_KFAC_OPTIONS = [
+  "damping",
+  "dampingForm",
+  "statDecay",
+  "covarianceInterval",
+  "inverseInterval",
+  "klClip",
+  "learningRate",
+  ...LAYER_STATISTICS_OPTIONS,
+];
 
 /**
  * Preconditions the gradient of every dense layer by its damped Kronecker-factored Fisher
@@ -274,18 +174,7 @@ export async function fetchLayerStatistics(
  */
 export function scaleByKfac(options: ScaleByKfacOptions = {}): GradientTransform<KfacState> {
   const owner = "scaleByKfac";
-  checkKnownOptions(owner, options, [
-    "damping",
-    "dampingForm",
-    "statDecay",
-    "covarianceInterval",
-    "inverseInterval",
-    "klClip",
-    "learningRate",
-    "fisher",
-    "seed",
-    "layers",
-  ]);
+  checkKnownOptions(owner, options, SCALE_BY_KFAC_OPTIONS);
   const damping = checkNumber(owner, "damping", options.damping ?? 1e-3, { above: 0 });
   const dampingForm = checkChoice(owner, "dampingForm", options.dampingForm ?? "eigen", [
     "eigen",
@@ -310,61 +199,19 @@ export function scaleByKfac(options: ScaleByKfacOptions = {}): GradientTransform
     throw new InvalidArgumentError(owner, "klClip", klClip, "a number > 0, or Infinity for none");
   }
   const learningRate = checkLearningRate(owner, options.learningRate ?? 1e-3);
-  const fisher = checkChoice(owner, "fisher", options.fisher ?? "sampled", [
-    "sampled",
-    "empirical",
-  ]);
-  const seed = checkNumber(owner, "seed", options.seed ?? 0, {
-    integer: true,
-    min: 0,
-    below: INDEX_LIMIT,
-  });
-  const selector = checkLayerSelector(owner, options.layers);
-  const requester = "optimizer kfac";
-
-  const plans = new WeakMap<Layout, DenseLayerPlan[]>();
-  const scratches = new WeakMap<Layout, LayerScratch[]>();
-  const planFor = (layout: Layout): DenseLayerPlan[] => {
-    let plan = plans.get(layout);
-    if (!plan) plans.set(layout, (plan = planLayers(owner, layout, selector)));
-    return plan;
-  };
-  const scratchFor = (layout: Layout): LayerScratch[] => {
-    let scratch = scratches.get(layout);
-    if (!scratch) {
-      scratch = planFor(layout).map((p) => ({
-        factorA: new Float64Array(p.sizeA * p.sizeA),
-        factorG: new Float64Array(p.sizeG * p.sizeG),
-        vectorsA: new Float64Array(p.sizeA * p.sizeA),
-        valuesA: new Float64Array(p.sizeA),
-        vectorsG: new Float64Array(p.sizeG * p.sizeG),
-        valuesG: new Float64Array(p.sizeG),
-        shiftA: 0,
-        shiftG: 0,
-        gradient: new Float64Array(p.sizeA * p.sizeG),
-        direction: new Float64Array(p.sizeA * p.sizeG),
-        product: new Float64Array(p.sizeA * p.sizeG),
-        augmented: new Float64Array(0),
-      }));
-      scratches.set(layout, scratch);
-    }
-    return scratch;
-  };
+  const request = checkStatisticsRequest(owner, "optimizer kfac", options, "sampled");
 
   /** The next factors from the statistics, into the scratch (the state is only read). */
   const accumulate = (
-    plan: readonly DenseLayerPlan[],
-    scratch: readonly LayerScratch[],
-    layerStates: readonly KfacLayerState[],
-    statistics: DenseLayerStatistics,
-    indices: Int32Array,
+    { plans, scratch, states }: KfacStep,
+    { statistics, indices }: FetchedLayerStatistics,
   ): void => {
     const rows = statistics.examples;
-    plan.forEach((p, l) => {
+    plans.forEach((p, l) => {
       const s = scratch[l];
       const { inputs, outputGradients } = statistics.layers[indices[l]];
-      s.factorA.set(layerStates[l].factorA);
-      s.factorG.set(layerStates[l].factorG);
+      s.factorA.set(states[l].factorA);
+      s.factorG.set(states[l].factorG);
       const scale = { alpha: (1 - statDecay) / rows, beta: statDecay };
       if (p.located.bias) {
         if (s.augmented.length < rows * p.sizeA) s.augmented = new Float64Array(rows * p.sizeA);
@@ -379,8 +226,8 @@ export function scaleByKfac(options: ScaleByKfacOptions = {}): GradientTransform
   };
 
   /** Eigendecompositions (and damping shifts) of the factors in `factorA` / `factorG`. */
-  const decompose = (plan: readonly DenseLayerPlan[], scratch: readonly LayerScratch[]): void => {
-    plan.forEach((p, l) => {
+  const decompose = ({ plans, scratch }: KfacStep): void => {
+    plans.forEach((p, l) => {
       const s = scratch[l];
       eigh(s.factorA, p.sizeA, s.valuesA, s.vectorsA);
       eigh(s.factorG, p.sizeG, s.valuesG, s.vectorsG);
@@ -400,29 +247,22 @@ export function scaleByKfac(options: ScaleByKfacOptions = {}): GradientTransform
     });
   };
 
-  const step = (
-    u: FloatArray,
-    state: KfacState,
-    ctx: StepContext,
-    fresh: FetchedLayerStatistics | undefined,
-  ): void => {
-    const plan = planFor(ctx.layout);
-    const scratch = scratchFor(ctx.layout);
-    const layerStates = plan.map((p) => state.layers[p.key] as KfacLayerState);
-    const refresh = state.count % inverseInterval === 0;
-    if (fresh) accumulate(plan, scratch, layerStates, fresh.statistics, fresh.indices);
+  const step = (layers: KfacStep): void => {
+    const { u, count, plans, scratch, states, fresh } = layers;
+    const refresh = count % inverseInterval === 0;
+    if (fresh) accumulate(layers, fresh);
     else if (refresh) {
-      plan.forEach((_, l) => {
-        scratch[l].factorA.set(layerStates[l].factorA);
-        scratch[l].factorG.set(layerStates[l].factorG);
+      plans.forEach((_, l) => {
+        scratch[l].factorA.set(states[l].factorA);
+        scratch[l].factorG.set(states[l].factorG);
       });
     }
-    if (refresh) decompose(plan, scratch);
+    if (refresh) decompose(layers);
     const lambda = dampingForm === "eigen" ? damping : 0;
     let inner = 0;
-    plan.forEach((p, l) => {
+    plans.forEach((p, l) => {
       const s = scratch[l];
-      const eigen = refresh ? s : layerStates[l];
+      const eigen = refresh ? s : states[l];
       const rows = p.sizeA;
       const cols = p.sizeG;
       gatherLayer(u, p.weightOffset, p.biasOffset, p.located.inputs, cols, s.gradient);
@@ -443,14 +283,14 @@ export function scaleByKfac(options: ScaleByKfacOptions = {}): GradientTransform
       matmul(eigen.vectorsA, s.product, rows, rows, cols, s.direction);
       inner += dot(s.direction, s.gradient, rows * cols);
     });
-    const lr = valueAt(learningRate, state.count);
+    const lr = valueAt(learningRate, count);
     const quadratic = lr * lr * inner;
     const nu =
       klClip === Infinity || !(quadratic > 0) ? 1 : Math.min(1, Math.sqrt(klClip / quadratic));
     // Nothing below can fail: commit.
-    plan.forEach((p, l) => {
+    plans.forEach((p, l) => {
       const s = scratch[l];
-      const target = layerStates[l];
+      const target = states[l];
       if (fresh) {
         target.factorA.set(s.factorA);
         target.factorG.set(s.factorG);
@@ -465,58 +305,46 @@ export function scaleByKfac(options: ScaleByKfacOptions = {}): GradientTransform
       }
       scatterLayer(s.direction, nu, u, p.weightOffset, p.biasOffset, p.located.inputs, p.sizeG);
     });
-    state.count++;
   };
 
-  return {
+  return layerPreconditioner<KfacLayerState, LayerScratch>({
     name: "scaleByKfac",
-    needs: ["layerStatistics"],
-    init(layout) {
-      scratchFor(layout);
-      const layers: State = {};
-      for (const p of planFor(layout)) {
-        const layer: KfacLayerState = {
-          factorA: identity(p.sizeA),
-          factorG: identity(p.sizeG),
-          vectorsA: identity(p.sizeA),
-          valuesA: new Float64Array(p.sizeA).fill(1),
-          vectorsG: identity(p.sizeG),
-          valuesG: new Float64Array(p.sizeG).fill(1),
-          shiftA: 0,
-          shiftG: 0,
-        };
-        layers[p.key] = layer;
-      }
-      return { count: 0, layers };
-    },
-    update(u, state, ctx) {
-      const plan = planFor(ctx.layout);
-      // Without a preconditioned layer there is nothing to ask the objective for.
-      if (state.count % covarianceInterval !== 0 || plan.length === 0) {
-        step(u, state, ctx, undefined);
-        return;
-      }
-      return fetchLayerStatistics(owner, requester, ctx, plan, {
-        labels: fisher === "sampled" ? "sampled" : "data",
-        seed,
-        count: state.count,
-      }).then((fresh) => step(u, state, ctx, fresh));
-    },
-  };
+    request,
+    scratch: (p) => ({
+      factorA: new Float64Array(p.sizeA * p.sizeA),
+      factorG: new Float64Array(p.sizeG * p.sizeG),
+      vectorsA: new Float64Array(p.sizeA * p.sizeA),
+      valuesA: new Float64Array(p.sizeA),
+      vectorsG: new Float64Array(p.sizeG * p.sizeG),
+      valuesG: new Float64Array(p.sizeG),
+      shiftA: 0,
+      shiftG: 0,
+      gradient: new Float64Array(p.sizeA * p.sizeG),
+      direction: new Float64Array(p.sizeA * p.sizeG),
+      product: new Float64Array(p.sizeA * p.sizeG),
+      augmented: new Float64Array(0),
+    }),
+    initialState: (p) => ({
+      factorA: identityMatrix(p.sizeA),
+      factorG: identityMatrix(p.sizeG),
+      vectorsA: identityMatrix(p.sizeA),
+      valuesA: new Float64Array(p.sizeA).fill(1),
+      vectorsG: identityMatrix(p.sizeG),
+      valuesG: new Float64Array(p.sizeG).fill(1),
+      shiftA: 0,
+      shiftG: 0,
+    }),
+    due: (count) => count % covarianceInterval === 0,
+    step,
+  });
 }
 
 /** Options of {@link kfac}. */
-export interface KfacOptions extends Omit<ScaleByKfacOptions, "learningRate"> {
+export interface KfacOptions extends Omit<ScaleByKfacOptions, "learningRate">, InnerSgdOptions {
   /** Step size η (constant or schedule; default 1e-3), also used by the KL clip. */
   learningRate?: Hyper;
-  /** Heavy-ball momentum μ ∈ [0, 1) (default 0.9). */
-  momentum?: number;
-  /** L2 weight decay added to the direction (default 0). */
-  weightDecay?: Hyper;
   /** Step from which weight decay applies (default 20·covarianceInterval, as the reference). */
   weightDecayStart?: number;
-  /** Tensors that receive weight decay (default all, as the reference). */
-  weightDecayMask?: Selector;
 }
 
 /**
@@ -526,45 +354,22 @@ export interface KfacOptions extends Omit<ScaleByKfacOptions, "learningRate"> {
  */
 export function kfac(options: KfacOptions = {}): ChainTransform {
   const owner = "kfac";
-  checkKnownOptions(owner, options, [
-    "damping",
-    "dampingForm",
-    "statDecay",
-    "covarianceInterval",
-    "inverseInterval",
-    "klClip",
-    "learningRate",
-    "fisher",
-    "seed",
-    "layers",
-    "momentum",
-    "weightDecay",
-    "weightDecayStart",
-    "weightDecayMask",
-  ]);
-  const {
-    learningRate = 1e-3,
-    momentum = 0.9,
-    weightDecay = 0,
-    weightDecayStart,
-    weightDecayMask,
-    ...rest
-  } = options;
-  const lr = checkLearningRate(owner, learningRate);
-  const mu = checkBeta(owner, "momentum", momentum);
-  const wd = checkHyper(owner, "weightDecay", weightDecay, { min: 0 });
-  const start = checkNumber(
+  return withInnerSgd(
     owner,
-    "weightDecayStart",
-    weightDecayStart ?? 20 * (rest.covarianceInterval ?? 10),
-    { integer: true, min: 0 },
+    options,
+    [...SCALE_BY_KFAC_OPTIONS, "momentum", "weightDecay", "weightDecayStart", "weightDecayMask"],
+    1e-3,
+    ({ weightDecayStart, ...rest }, { learningRate, weightDecay }) => {
+      const start = checkNumber(
+        owner,
+        "weightDecayStart",
+        weightDecayStart ?? 20 * (rest.covarianceInterval ?? 10),
+        { integer: true, min: 0 },
+      );
+      return {
+        transform: scaleByKfac({ ...rest, learningRate }),
+        weightDecay: (count) => (count >= start ? valueAt(weightDecay, count) : 0),
+      };
+    },
   );
-  const parts: GradientTransform[] = [scaleByKfac({ ...rest, learningRate: lr })];
-  if (wd !== 0) {
-    const delayed: Hyper = (count) => (count >= start ? valueAt(wd, count) : 0);
-    parts.push(addDecayedWeights(delayed, { mask: weightDecayMask }));
-  }
-  if (mu !== 0) parts.push(scaleByMomentum({ momentum: mu }));
-  parts.push(scaleByLearningRate(lr));
-  return chain(...parts);
 }

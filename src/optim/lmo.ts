@@ -43,25 +43,18 @@ import {
   scaleRange,
   signRange,
 } from "../kernels/muon.js";
-import type { FloatArray, Layout, Selector, TensorSpec } from "../params/layout.js";
+import type { FloatArray, TensorSpec } from "../params/layout.js";
+import type { DecoupledDecayOptions } from "./decoupledDecay.js";
+import { DECOUPLED_DECAY_OPTIONS, withDecoupledDecay } from "./decoupledDecay.js";
 import type { Hyper } from "./hyper.js";
-import type { MatrixShape, OrthogonalizationOptions } from "./muon.js";
-import { ORTHOGONALIZATION_OPTIONS, matrixShape, orthogonalizer, tensorViews } from "./muon.js";
-import {
-  addDecayedWeights,
-  checkBeta,
-  checkLearningRate,
-  scaleByLearningRate,
-} from "./primitives.js";
+import type { MatrixShape } from "./matrices.js";
+import { matrixShape, tensorViews } from "./matrices.js";
+import type { OrthogonalizationOptions } from "./muon.js";
+import { ORTHOGONALIZATION_OPTIONS, orthogonalizer } from "./muon.js";
+import { perLayout } from "./perLayout.js";
+import { checkBeta } from "./primitives.js";
 import type { ChainTransform, GradientTransform, State } from "./transform.js";
-import { chain } from "./transform.js";
-import {
-  checkBoolean,
-  checkChoice,
-  checkHyper,
-  checkKnownOptions,
-  checkNumber,
-} from "./validate.js";
+import { checkBoolean, checkChoice, checkKnownOptions, checkNumber } from "./validate.js";
 
 /** The norms whose unit-ball LMO {@link scaleByLmo} takes. */
 export type LmoNorm = "spectral" | "linf" | "l2" | "l1";
@@ -125,12 +118,8 @@ export function scaleByLmo(options: ScaleByLmoOptions = {}): GradientTransform<L
   const steepest = checkBoolean(owner, "steepest", options.steepest ?? false);
   const orthogonalize = orthogonalizer(owner, options);
 
-  const plans = new WeakMap<Layout, TensorPlan[]>();
-  const scratches = new WeakMap<Layout, FloatArray>();
-  const planFor = (layout: Layout): TensorPlan[] => {
-    let plan = plans.get(layout);
-    if (plan) return plan;
-    plan = layout.tensors.map((t) => {
+  const planFor = perLayout((layout): TensorPlan[] =>
+    layout.tensors.map((t) => {
       const chosen =
         typeof norm === "function" ? checkChoice(owner, `norm of ${t.name}`, norm(t), NORMS) : norm;
       const rho =
@@ -142,16 +131,10 @@ export function scaleByLmo(options: ScaleByLmoOptions = {}): GradientTransform<L
         radius: rho,
         matrix: chosen === "spectral" ? matrixShape(owner, t) : null,
       };
-    });
-    plans.set(layout, plan);
-    return plan;
-  };
+    }),
+  );
   // The spectral step with `steepest` needs the LMO's input after Newton–Schulz has run.
-  const scratchFor = (layout: Layout): FloatArray => {
-    let s = scratches.get(layout);
-    if (!s) scratches.set(layout, (s = layout.zeros()));
-    return s;
-  };
+  const scratchFor = perLayout((layout): FloatArray => layout.zeros());
 
   return {
     name: "scaleByLmo",
@@ -213,30 +196,20 @@ function maxNorm(u: FloatArray, start: number, end: number): number {
 }
 
 /** Options of {@link lmo}. */
-export interface LmoOptions extends ScaleByLmoOptions {
+export interface LmoOptions extends ScaleByLmoOptions, DecoupledDecayOptions {
   /** Step size (constant or schedule; default 0.02). */
   learningRate?: Hyper;
   /** Decoupled weight decay, X ← X − lr·wd·X (default 0). */
   weightDecay?: Hyper;
-  /** Tensors that receive weight decay (default all). */
-  weightDecayMask?: Selector;
 }
 
 /** Descent along the LMO of a chosen norm per tensor, with decoupled weight decay. */
 export function lmo(options: LmoOptions = {}): ChainTransform {
-  const owner = "lmo";
-  checkKnownOptions(owner, options, [
-    ...SCALE_OPTIONS,
-    "learningRate",
-    "weightDecay",
-    "weightDecayMask",
-  ]);
-  const { learningRate = 0.02, weightDecay = 0, weightDecayMask, ...lmoOptions } = options;
-  const lr = checkLearningRate(owner, learningRate);
-  const wd = checkHyper(owner, "weightDecay", weightDecay, { min: 0 });
-  return chain(
-    scaleByLmo(lmoOptions),
-    addDecayedWeights(wd, { mask: weightDecayMask }),
-    scaleByLearningRate(lr),
+  return withDecoupledDecay(
+    "lmo",
+    options,
+    [...SCALE_OPTIONS, ...DECOUPLED_DECAY_OPTIONS],
+    { learningRate: 0.02, weightDecay: 0 },
+    scaleByLmo,
   );
 }

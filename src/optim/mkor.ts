@@ -58,28 +58,30 @@ import {
   shermanMorrisonUpdate,
 } from "../kernels/mkor.js";
 import { matmul } from "../linalg/matmul.js";
-import type { DenseLayerStatistics } from "../oracles/denseLayers.js";
-import type { FloatArray, Layout, Selector } from "../params/layout.js";
-import { INDEX_LIMIT } from "../random/philox.js";
 import type { Hyper } from "./hyper.js";
-import type { DenseLayerPlan, FetchedLayerStatistics } from "./kfac.js";
-import { checkLayerSelector, fetchLayerStatistics, planLayers } from "./kfac.js";
+import type {
+  FetchedLayerStatistics,
+  InnerSgdOptions,
+  LayerStatisticsChoice,
+  LayerStep,
+} from "./kroneckerLayers.js";
 import {
-  addDecayedWeights,
-  checkBeta,
-  checkLearningRate,
-  scaleByLearningRate,
-} from "./primitives.js";
-import { scaleByMomentum } from "./sgd.js";
-import type { ChainTransform, GradientTransform, State, StepContext } from "./transform.js";
-import { chain } from "./transform.js";
-import { checkChoice, checkHyper, checkKnownOptions, checkNumber } from "./validate.js";
+  INNER_SGD_OPTIONS,
+  LAYER_STATISTICS_OPTIONS,
+  checkStatisticsRequest,
+  layerPreconditioner,
+  withInnerSgd,
+} from "./kroneckerLayers.js";
+import { identityMatrix, setIdentity } from "./matrices.js";
+import { checkBeta } from "./primitives.js";
+import type { ChainTransform, GradientTransform, State } from "./transform.js";
+import { checkChoice, checkKnownOptions, checkNumber } from "./validate.js";
 
 /** Which update rules {@link scaleByMkor} follows (see the file header). */
 export type MkorForm = "official" | "paper";
 
 /** Options of {@link scaleByMkor}. */
-export interface ScaleByMkorOptions {
+export interface ScaleByMkorOptions extends LayerStatisticsChoice {
   /** `"official"` (default, the reference code) or `"paper"` (Algorithm 1). */
   form?: MkorForm;
   /** Steps between refreshes of the inverses, T_inv (integer ≥ 1, default 10). */
@@ -96,10 +98,6 @@ export interface ScaleByMkorOptions {
   warmupSteps?: number;
   /** `"empirical"` (default, training labels) or `"sampled"` (labels drawn from the model). */
   fisher?: "empirical" | "sampled";
-  /** Philox seed of sampled labels, an integer in [0, 2^53) (default 0). */
-  seed?: number;
-  /** The weight tensors to precondition (default: every 2-D tensor); see `locateDenseLayers`. */
-  layers?: Selector;
 }
 
 /** State of one preconditioned layer of {@link scaleByMkor} (float64 buffers). */
@@ -122,6 +120,9 @@ export interface MkorState extends State {
   layers: State;
 }
 
+/** What one step works on (see `layerPreconditioner`). */
+type MkorStep = LayerStep<MkorLayerState, LayerScratch>;
+
 interface LayerScratch {
   readonly meanA: Float64Array;
   readonly meanG: Float64Array;
@@ -136,15 +137,16 @@ interface LayerScratch {
   scale: number;
 }
 
-function setIdentity(m: Float64Array, n: number): Float64Array {
-  m.fill(0);
-  for (let i = 0; i < n; i++) m[i * n + i] = 1;
-  return m;
-}
-
-function identity(n: number): Float64Array {
-  return setIdentity(new Float64Array(n * n), n);
-}
+const SCALE_BY_MKOR_OPTIONS = [
+  "form",
+  "inverseInterval",
+  "statDecay",
+  "stabilizationFactor",
+  "stabilizationThreshold",
+  "clippingValue",
+  "warmupSteps",
+  ...LAYER_STATISTICS_OPTIONS,
+];
 
 /**
  * Preconditions the gradient of every dense layer by MKOR's Sherman–Morrison-updated factor
@@ -153,18 +155,7 @@ function identity(n: number): Float64Array {
  */
 export function scaleByMkor(options: ScaleByMkorOptions = {}): GradientTransform<MkorState> {
   const owner = "scaleByMkor";
-  checkKnownOptions(owner, options, [
-    "form",
-    "inverseInterval",
-    "statDecay",
-    "stabilizationFactor",
-    "stabilizationThreshold",
-    "clippingValue",
-    "warmupSteps",
-    "fisher",
-    "seed",
-    "layers",
-  ]);
+  checkKnownOptions(owner, options, SCALE_BY_MKOR_OPTIONS);
   const form = checkChoice(owner, "form", options.form ?? "official", ["official", "paper"]);
   const inverseInterval = checkNumber(owner, "inverseInterval", options.inverseInterval ?? 10, {
     integer: true,
@@ -191,46 +182,8 @@ export function scaleByMkor(options: ScaleByMkorOptions = {}): GradientTransform
     integer: true,
     min: 0,
   });
-  const fisher = checkChoice(owner, "fisher", options.fisher ?? "empirical", [
-    "empirical",
-    "sampled",
-  ]);
-  const seed = checkNumber(owner, "seed", options.seed ?? 0, {
-    integer: true,
-    min: 0,
-    below: INDEX_LIMIT,
-  });
-  const selector = checkLayerSelector(owner, options.layers);
-  const requester = "optimizer mkor";
+  const request = checkStatisticsRequest(owner, "optimizer mkor", options, "empirical");
   const official = form === "official";
-
-  const plans = new WeakMap<Layout, DenseLayerPlan[]>();
-  const scratches = new WeakMap<Layout, LayerScratch[]>();
-  const planFor = (layout: Layout): DenseLayerPlan[] => {
-    let plan = plans.get(layout);
-    if (!plan) plans.set(layout, (plan = planLayers(owner, layout, selector)));
-    return plan;
-  };
-  const scratchFor = (layout: Layout): LayerScratch[] => {
-    let scratch = scratches.get(layout);
-    if (!scratch) {
-      scratch = planFor(layout).map((p) => ({
-        meanA: new Float64Array(p.sizeA),
-        meanG: new Float64Array(p.sizeG),
-        inverseA: new Float64Array(p.sizeA * p.sizeA),
-        inverseG: new Float64Array(p.sizeG * p.sizeG),
-        resetA: 0,
-        resetG: 0,
-        work: new Float64Array(Math.max(p.sizeA, p.sizeG)),
-        gradient: new Float64Array(p.sizeA * p.sizeG),
-        product: new Float64Array(p.sizeA * p.sizeG),
-        direction: new Float64Array(p.sizeA * p.sizeG),
-        scale: 1,
-      }));
-      scratches.set(layout, scratch);
-    }
-    return scratch;
-  };
 
   /**
    * One factor's refresh into `target` (from `source`, the state's inverse): returns whether the
@@ -254,16 +207,13 @@ export function scaleByMkor(options: ScaleByMkorOptions = {}): GradientTransform
   };
 
   const refresh = (
-    plan: readonly DenseLayerPlan[],
-    scratch: readonly LayerScratch[],
-    layerStates: readonly MkorLayerState[],
-    statistics: DenseLayerStatistics,
-    indices: Int32Array,
+    { plans, scratch, states }: MkorStep,
+    { statistics, indices }: FetchedLayerStatistics,
   ): void => {
     const rows = statistics.examples;
-    plan.forEach((p, l) => {
+    plans.forEach((p, l) => {
       const s = scratch[l];
-      const layer = layerStates[l];
+      const layer = states[l];
       const { inputs, outputGradients } = statistics.layers[indices[l]];
       const withBias = p.located.bias !== undefined;
       clampedColumnMean(inputs, rows, p.located.inputs, clip, withBias, s.meanA);
@@ -294,20 +244,13 @@ export function scaleByMkor(options: ScaleByMkorOptions = {}): GradientTransform
     });
   };
 
-  const step = (
-    u: FloatArray,
-    state: MkorState,
-    ctx: StepContext,
-    fresh: FetchedLayerStatistics | undefined,
-  ): void => {
-    const plan = planFor(ctx.layout);
-    const scratch = scratchFor(ctx.layout);
-    const layerStates = plan.map((p) => state.layers[p.key] as MkorLayerState);
-    if (fresh) refresh(plan, scratch, layerStates, fresh.statistics, fresh.indices);
-    plan.forEach((p, l) => {
+  const step = (layers: MkorStep): void => {
+    const { u, plans, scratch, states, fresh } = layers;
+    if (fresh) refresh(layers, fresh);
+    plans.forEach((p, l) => {
       const s = scratch[l];
-      const inverseA = fresh ? s.inverseA : layerStates[l].inverseA;
-      const inverseG = fresh ? s.inverseG : layerStates[l].inverseG;
+      const inverseA = fresh ? s.inverseA : states[l].inverseA;
+      const inverseG = fresh ? s.inverseG : states[l].inverseG;
       const rows = p.sizeA;
       const cols = p.sizeG;
       const weightSize = p.located.inputs * cols;
@@ -324,9 +267,9 @@ export function scaleByMkor(options: ScaleByMkorOptions = {}): GradientTransform
       s.scale = ratio;
     });
     // Nothing below can fail: commit.
-    plan.forEach((p, l) => {
+    plans.forEach((p, l) => {
       const s = scratch[l];
-      const layer = layerStates[l];
+      const layer = states[l];
       if (fresh) {
         layer.inverseA.set(s.inverseA);
         layer.inverseG.set(s.inverseG);
@@ -345,53 +288,39 @@ export function scaleByMkor(options: ScaleByMkorOptions = {}): GradientTransform
         );
       }
     });
-    state.count++;
   };
 
-  return {
+  return layerPreconditioner<MkorLayerState, LayerScratch>({
     name: "scaleByMkor",
-    needs: ["layerStatistics"],
-    init(layout) {
-      scratchFor(layout);
-      const layers: State = {};
-      for (const p of planFor(layout)) {
-        const layer: MkorLayerState = {
-          inverseA: identity(p.sizeA),
-          inverseG: identity(p.sizeG),
-          resetA: official ? 1 : 0,
-          resetG: official ? 1 : 0,
-        };
-        layers[p.key] = layer;
-      }
-      return { count: 0, layers };
-    },
-    update(u, state, ctx) {
-      const t = state.count;
-      const plan = planFor(ctx.layout);
-      // Without a preconditioned layer there is nothing to ask the objective for.
-      if ((t % inverseInterval !== 0 && t >= warmupSteps) || plan.length === 0) {
-        step(u, state, ctx, undefined);
-        return;
-      }
-      return fetchLayerStatistics(owner, requester, ctx, plan, {
-        labels: fisher === "sampled" ? "sampled" : "data",
-        seed,
-        count: t,
-      }).then((fresh) => step(u, state, ctx, fresh));
-    },
-  };
+    request,
+    scratch: (p) => ({
+      meanA: new Float64Array(p.sizeA),
+      meanG: new Float64Array(p.sizeG),
+      inverseA: new Float64Array(p.sizeA * p.sizeA),
+      inverseG: new Float64Array(p.sizeG * p.sizeG),
+      resetA: 0,
+      resetG: 0,
+      work: new Float64Array(Math.max(p.sizeA, p.sizeG)),
+      gradient: new Float64Array(p.sizeA * p.sizeG),
+      product: new Float64Array(p.sizeA * p.sizeG),
+      direction: new Float64Array(p.sizeA * p.sizeG),
+      scale: 1,
+    }),
+    initialState: (p) => ({
+      inverseA: identityMatrix(p.sizeA),
+      inverseG: identityMatrix(p.sizeG),
+      resetA: official ? 1 : 0,
+      resetG: official ? 1 : 0,
+    }),
+    due: (count) => count % inverseInterval === 0 || count < warmupSteps,
+    step,
+  });
 }
 
-/** Options of {@link mkor}. */
-export interface MkorOptions extends ScaleByMkorOptions {
+/** Options of {@link mkor}: those of {@link scaleByMkor} and of the inner SGD. */
+export interface MkorOptions extends ScaleByMkorOptions, InnerSgdOptions {
   /** Step size of the inner SGD (constant or schedule; default 0.1). */
   learningRate?: Hyper;
-  /** Momentum μ ∈ [0, 1) of the inner SGD (default 0.9). */
-  momentum?: number;
-  /** L2 weight decay of the inner SGD, added to the direction (default 0). */
-  weightDecay?: Hyper;
-  /** Tensors that receive weight decay (default all). */
-  weightDecayMask?: Selector;
 }
 
 /**
@@ -401,30 +330,11 @@ export interface MkorOptions extends ScaleByMkorOptions {
  * (e.g. `denseNetwork`).
  */
 export function mkor(options: MkorOptions = {}): ChainTransform {
-  const owner = "mkor";
-  checkKnownOptions(owner, options, [
-    "form",
-    "inverseInterval",
-    "statDecay",
-    "stabilizationFactor",
-    "stabilizationThreshold",
-    "clippingValue",
-    "warmupSteps",
-    "fisher",
-    "seed",
-    "layers",
-    "learningRate",
-    "momentum",
-    "weightDecay",
-    "weightDecayMask",
-  ]);
-  const { learningRate = 0.1, momentum = 0.9, weightDecay = 0, weightDecayMask, ...rest } = options;
-  const lr = checkLearningRate(owner, learningRate);
-  const mu = checkBeta(owner, "momentum", momentum);
-  const wd = checkHyper(owner, "weightDecay", weightDecay, { min: 0 });
-  const parts: GradientTransform[] = [scaleByMkor(rest)];
-  if (wd !== 0) parts.push(addDecayedWeights(wd, { mask: weightDecayMask }));
-  if (mu !== 0) parts.push(scaleByMomentum({ momentum: mu }));
-  parts.push(scaleByLearningRate(lr));
-  return chain(...parts);
+  return withInnerSgd(
+    "mkor",
+    options,
+    [...SCALE_BY_MKOR_OPTIONS, ...INNER_SGD_OPTIONS],
+    0.1,
+    (rest) => ({ transform: scaleByMkor(rest) }),
+  );
 }

@@ -34,77 +34,40 @@
  * float64). Conformance: test/conformance/muon.test.ts replays that implementation's
  * trajectories.
  */
-import { InvalidArgumentError } from "../errors.js";
 import { muonMomentum, scaleRange } from "../kernels/muon.js";
 import type { NewtonSchulz, NewtonSchulzCoefficients } from "../linalg/newtonSchulz.js";
 import { checkCoefficients, createNewtonSchulz } from "../linalg/newtonSchulz.js";
-import type { FloatArray, Layout, Selector, TensorSpec } from "../params/layout.js";
+import type { FloatArray, Selector, TensorSpec } from "../params/layout.js";
 import { selectorPredicate } from "../params/layout.js";
 import type { AdamOptions } from "./adam.js";
 import { adamw } from "./adam.js";
+import type { DecoupledDecayOptions } from "./decoupledDecay.js";
+import { DECOUPLED_DECAY_OPTIONS, withDecoupledDecay } from "./decoupledDecay.js";
 import type { Hyper } from "./hyper.js";
+import type { MatrixShape } from "./matrices.js";
+import { matrixShapes, tensorViews } from "./matrices.js";
 import type { PartitionTransform } from "./partition.js";
 import { partition } from "./partition.js";
-import {
-  addDecayedWeights,
-  checkBeta,
-  checkLearningRate,
-  scaleByLearningRate,
-} from "./primitives.js";
+import { checkBeta } from "./primitives.js";
 import type { ChainTransform, GradientTransform, State } from "./transform.js";
-import { chain } from "./transform.js";
-import {
-  checkBoolean,
-  checkChoice,
-  checkHyper,
-  checkKnownOptions,
-  checkNumber,
-} from "./validate.js";
+import { checkBoolean, checkChoice, checkKnownOptions, checkNumber } from "./validate.js";
 
 // ---------------------------------------------------------------------------------------------
-// Matrices inside a flat buffer (shared by the orthogonalizing transforms)
+// What the orthogonalizing transforms share
 
-/** How a matrix-aware transform sees a tensor: the first dimension by all the others. */
-export interface MatrixShape {
-  /** shape[0]. */
-  readonly rows: number;
-  /** Product of the remaining dimensions. */
-  readonly cols: number;
-}
-
-/**
- * The matrix view of `tensor` for a matrix-aware transform; throws an
- * {@link InvalidArgumentError} naming the tensor when it has fewer than two dimensions.
- */
-export function matrixShape(owner: string, tensor: TensorSpec): MatrixShape {
-  if (tensor.shape.length < 2) {
-    throw new InvalidArgumentError(
-      owner,
-      `shape of ${tensor.name}`,
-      tensor.shape,
-      "a matrix (two or more dimensions), since this transform orthogonalizes each tensor; route vectors and scalars to an element-wise optimizer (e.g. muonWithAdamw, or partition)",
-    );
-  }
-  const rows = tensor.shape[0];
-  return { rows, cols: rows === 0 ? 0 : tensor.size / rows };
-}
-
-const viewCache = new WeakMap<FloatArray, { layout: Layout; views: FloatArray[] }>();
-
-/**
- * The per-tensor views of `buffer` (a buffer of `layout`), made once per buffer and layout so
- * that per-tensor loops do not allocate on every step.
- */
-export function tensorViews(buffer: FloatArray, layout: Layout): readonly FloatArray[] {
-  const cached = viewCache.get(buffer);
-  if (cached && cached.layout === layout) return cached.views;
-  const views = layout.tensors.map((t) => buffer.subarray(t.offset, t.offset + t.size));
-  viewCache.set(buffer, { layout, views });
-  return views;
-}
+// The matrix views are defined in ./matrices.ts and remain part of this module's exports.
+export type { MatrixShape } from "./matrices.js";
+export { matrixShape, tensorViews } from "./matrices.js";
 
 /** How the orthogonalized update of a rows × cols matrix is scaled. */
 export type MuonUpdateScale = "aspectRatio" | "matchAdamW" | "none";
+
+const UPDATE_SCALES: readonly MuonUpdateScale[] = ["aspectRatio", "matchAdamW", "none"];
+
+/** Validates an `updateScale` option: one of the {@link MuonUpdateScale} names. */
+export function checkUpdateScale(owner: string, value: unknown): MuonUpdateScale {
+  return checkChoice(owner, "updateScale", value, UPDATE_SCALES);
+}
 
 /** The factor {@link MuonUpdateScale} gives a rows × cols matrix. */
 export function muonScaleFactor(scale: MuonUpdateScale, { rows, cols }: MatrixShape): number {
@@ -170,18 +133,9 @@ export function scaleByMuon(options: ScaleByMuonOptions = {}): GradientTransform
   checkKnownOptions(owner, options, SCALE_BY_MUON_OPTIONS);
   const beta = checkBeta(owner, "momentum", options.momentum ?? 0.95);
   const nesterov = checkBoolean(owner, "nesterov", options.nesterov ?? true);
-  const updateScale = checkChoice(owner, "updateScale", options.updateScale ?? "aspectRatio", [
-    "aspectRatio",
-    "matchAdamW",
-    "none",
-  ]);
+  const updateScale = checkUpdateScale(owner, options.updateScale ?? "aspectRatio");
   const orthogonalize = orthogonalizer(owner, options);
-  const shapes = new WeakMap<Layout, MatrixShape[]>();
-  const shapesOf = (layout: Layout): MatrixShape[] => {
-    let s = shapes.get(layout);
-    if (!s) shapes.set(layout, (s = layout.tensors.map((t) => matrixShape(owner, t))));
-    return s;
-  };
+  const shapesOf = matrixShapes(owner);
   return {
     name: "scaleByMuon",
     init(layout) {
@@ -206,31 +160,21 @@ export function scaleByMuon(options: ScaleByMuonOptions = {}): GradientTransform
 }
 
 /** Options of {@link muon}. */
-export interface MuonOptions extends ScaleByMuonOptions {
+export interface MuonOptions extends ScaleByMuonOptions, DecoupledDecayOptions {
   /** Step size (constant or schedule; default 0.02). */
   learningRate?: Hyper;
   /** Decoupled weight decay, W ← W − lr·wd·W (default 0). */
   weightDecay?: Hyper;
-  /** Tensors that receive weight decay (default all). */
-  weightDecayMask?: Selector;
 }
 
 /** Muon for layouts made only of matrices; see {@link muonWithAdamw} for whole networks. */
 export function muon(options: MuonOptions = {}): ChainTransform {
-  const owner = "muon";
-  checkKnownOptions(owner, options, [
-    "learningRate",
-    "weightDecay",
-    "weightDecayMask",
-    ...SCALE_BY_MUON_OPTIONS,
-  ]);
-  const { learningRate = 0.02, weightDecay = 0, weightDecayMask, ...muonOptions } = options;
-  const lr = checkLearningRate(owner, learningRate);
-  const wd = checkHyper(owner, "weightDecay", weightDecay, { min: 0 });
-  return chain(
-    scaleByMuon(muonOptions),
-    addDecayedWeights(wd, { mask: weightDecayMask }),
-    scaleByLearningRate(lr),
+  return withDecoupledDecay(
+    "muon",
+    options,
+    [...DECOUPLED_DECAY_OPTIONS, ...SCALE_BY_MUON_OPTIONS],
+    { learningRate: 0.02, weightDecay: 0 },
+    scaleByMuon,
   );
 }
 

@@ -87,13 +87,16 @@ import {
 import { gram, matmul } from "../linalg/matmul.js";
 import { solveTriangular } from "../linalg/triangular.js";
 import { requireOracle } from "../oracles/objective.js";
-import type { FloatArray, Layout, Selector, TensorSpec } from "../params/layout.js";
+import type { FloatArray, Layout, TensorSpec } from "../params/layout.js";
 import { fillNormal, uniform } from "../random/index.js";
+import type { DecoupledDecayOptions } from "./decoupledDecay.js";
+import { DECOUPLED_DECAY_OPTIONS, withDecoupledDecay } from "./decoupledDecay.js";
 import type { Hyper } from "./hyper.js";
 import { valueAt } from "./hyper.js";
-import { addDecayedWeights, checkLearningRate, scaleByLearningRate } from "./primitives.js";
+import type { TensorMode } from "./matrices.js";
+import { modeGram, modeProduct, tensorModes } from "./matrices.js";
+import { perLayout } from "./perLayout.js";
 import type { ChainTransform, GradientTransform, State, StepContext } from "./transform.js";
-import { chain } from "./transform.js";
 import {
   checkBoolean,
   checkChoice,
@@ -270,14 +273,9 @@ function checkLimit(owner: string, parameter: string, value: unknown, min: numbe
 // ---------------------------------------------------------------------------------------------
 // How each tensor is factored
 
-interface FactorPlan {
-  /** nᵢ. */
-  readonly size: number;
+/** One factor: its dimension nᵢ (`size`) among the squeezed dimensions, dense or diagonal. */
+interface FactorPlan extends TensorMode {
   readonly dense: boolean;
-  /** Product of the squeezed dimensions ahead of this one. */
-  readonly before: number;
-  /** Product of the squeezed dimensions behind this one. */
-  readonly after: number;
 }
 
 interface TensorPlan {
@@ -292,13 +290,10 @@ function planTensor(spec: TensorSpec, maxDenseSize: number, maxSkew: number): Te
   if (spec.size === 0) return null;
   const squeezed = spec.shape.filter((d) => d !== 1);
   const dims = squeezed.length === 0 ? [1] : squeezed;
-  const factors = dims.map((size, i) => {
-    let before = 1;
-    let after = 1;
-    for (let j = 0; j < i; j++) before *= dims[j];
-    for (let j = i + 1; j < dims.length; j++) after *= dims[j];
+  const factors = tensorModes(dims).map((mode) => {
+    const { size } = mode;
     const diagonal = size <= 1 || size > maxDenseSize || size * size > maxSkew * spec.size;
-    return { size, dense: !diagonal, before, after };
+    return { ...mode, dense: !diagonal };
   });
   return { spec, squeezed, factors };
 }
@@ -382,51 +377,6 @@ function take(buffer: Float64Array, length: number): Float64Array {
 
 // ---------------------------------------------------------------------------------------------
 // Dense linear algebra along one mode of a tensor
-
-/** `out[b, :, a] ← op(M)·x[b, :, a]` with op(M) = M or Mᵀ (n×n). */
-function modeProduct(
-  m: Float64Array,
-  transposeM: boolean,
-  x: Float64Array,
-  f: FactorPlan,
-  out: Float64Array,
-): void {
-  const { size: n, before, after } = f;
-  if (before === 1) {
-    matmul(m, x, n, n, after, out, { transposeA: transposeM });
-  } else if (after === 1) {
-    // Rows x_b: out_b = op(M)·x_b is the row x_b·op(M)ᵀ.
-    matmul(x, m, before, n, n, out, { transposeB: !transposeM });
-  } else {
-    const block = n * after;
-    for (let b = 0; b < before; b++) {
-      matmul(
-        m,
-        x.subarray(b * block, (b + 1) * block),
-        n,
-        n,
-        after,
-        out.subarray(b * block, (b + 1) * block),
-        { transposeA: transposeM },
-      );
-    }
-  }
-}
-
-/** `out ← Σ_b x[b, :, :]·x[b, :, :]ᵀ`: the Gram matrix of the mode unfolding (n×n). */
-function modeGram(x: Float64Array, f: FactorPlan, out: Float64Array): void {
-  const { size: n, before, after } = f;
-  if (before === 1) gram(x, n, after, out, "left");
-  else if (after === 1) gram(x, before, n, out, "right");
-  else {
-    const block = n * after;
-    for (let b = 0; b < before; b++) {
-      gram(x.subarray(b * block, (b + 1) * block), n, after, out, "left", {
-        beta: b === 0 ? 0 : 1,
-      });
-    }
-  }
-}
 
 /** `out[b, :, a] ← Q⁻ᵀ·x[b, :, a]` for an upper triangular Q. */
 function modeSolveTransposed(q: Float64Array, x: Float64Array, f: FactorPlan, out: Float64Array) {
@@ -937,12 +887,7 @@ export function scaleByPsgdKron(
   const name = newton ? "scaleByPsgdKronNewton" : "scaleByPsgdKronWhitening";
   const requester = `optimizer ${name}`;
 
-  const workspaces = new WeakMap<Layout, Workspace>();
-  const workspaceFor = (layout: Layout): Workspace => {
-    let ws = workspaces.get(layout);
-    if (!ws) workspaces.set(layout, (ws = makeWorkspace(layout, maxDenseSize, maxSkew, newton)));
-    return ws;
-  };
+  const workspaceFor = perLayout((layout) => makeWorkspace(layout, maxDenseSize, maxSkew, newton));
   const settingsFor = (layout: Layout): FitSettings => ({
     newton,
     geometry,
@@ -1128,13 +1073,11 @@ export function scaleByPsgdKron(
 }
 
 /** Options of {@link psgdKron}. */
-export interface PsgdKronOptions extends ScaleByPsgdKronOptions {
+export interface PsgdKronOptions extends ScaleByPsgdKronOptions, DecoupledDecayOptions {
   /** Step size (constant or schedule; default 0.001 for whitening, 0.01 for Newton). */
   learningRate?: Hyper;
   /** Decoupled weight decay `θ ← θ·(1 − lr·wd)` (default 0). */
   weightDecay?: Hyper;
-  /** Tensors that receive weight decay (default all). */
-  weightDecayMask?: Selector;
 }
 
 /**
@@ -1143,24 +1086,15 @@ export interface PsgdKronOptions extends ScaleByPsgdKronOptions {
  * direction, optional decoupled weight decay, then `−lr`.
  */
 export function psgdKron(options: PsgdKronOptions = {}): ChainTransform {
-  const owner = "psgdKron";
-  checkKnownOptions(owner, options, [
-    ...SCALE_OPTIONS,
-    "learningRate",
-    "weightDecay",
-    "weightDecayMask",
-  ]);
-  const newton = options.fit === "newton";
-  const {
-    learningRate = newton ? 0.01 : 0.001,
-    weightDecay = 0,
-    weightDecayMask,
-    ...rest
-  } = options;
-  const lr = checkLearningRate(owner, learningRate);
-  const wd = checkHyper(owner, "weightDecay", weightDecay, { min: 0 });
-  const parts: GradientTransform[] = [scaleByPsgdKron(rest)];
-  if (wd !== 0) parts.push(addDecayedWeights(wd, { mask: weightDecayMask }));
-  parts.push(scaleByLearningRate(lr));
-  return chain(...parts);
+  return withDecoupledDecay(
+    "psgdKron",
+    options,
+    [...SCALE_OPTIONS, ...DECOUPLED_DECAY_OPTIONS],
+    {
+      learningRate: options.fit === "newton" ? 0.01 : 0.001,
+      weightDecay: 0,
+      omitZeroDecay: true,
+    },
+    scaleByPsgdKron,
+  );
 }

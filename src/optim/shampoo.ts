@@ -62,7 +62,7 @@
  * rounding moves its trajectories by about 1e-5 of the largest entry; see
  * test/conformance/shampoo.test.ts).
  */
-import { InvalidArgumentError, NonFiniteError } from "../errors.js";
+import { InvalidArgumentError } from "../errors.js";
 import { adagradDirection } from "../kernels/adagrad.js";
 import { adamDirection } from "../kernels/adam.js";
 import {
@@ -71,7 +71,6 @@ import {
   blockSumOfSquares,
   correctedMoment,
   filteredGradient,
-  firstNonFiniteIndex,
   gatherBlock,
   portMomentum,
   scaledCopy,
@@ -83,6 +82,16 @@ import { gram, matmul } from "../linalg/matmul.js";
 import type { FloatArray, Layout, Selector, TensorSpec } from "../params/layout.js";
 import type { Hyper } from "./hyper.js";
 import { valueAt } from "./hyper.js";
+import type { TensorMode } from "./matrices.js";
+import {
+  identityMatrix,
+  matrixShape,
+  modeGram,
+  modeProduct,
+  requireFinite,
+  tensorModes,
+} from "./matrices.js";
+import { perLayout } from "./perLayout.js";
 import {
   addDecayedWeights,
   checkBeta,
@@ -233,24 +242,6 @@ function rootInto(
   inverseRoot(input, n, root, out, { method, epsilon });
 }
 
-const OVERFLOW_HINT =
-  "squares of the gradient overflowed; lower the learning rate or clip the gradients";
-
-/** Throws a {@link NonFiniteError} naming the tensor when `values` holds NaN or ±Infinity. */
-function requireFinite(owner: string, what: string, tensor: string, values: Float64Array): void {
-  const bad = firstNonFiniteIndex(values);
-  if (bad >= 0) {
-    throw new NonFiniteError(`${owner}: ${what} (${OVERFLOW_HINT})`, tensor, bad, values[bad]);
-  }
-}
-
-/** A fresh n×n identity (factor·I). */
-function identity(n: number, factor = 1): Float64Array {
-  const m = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) m[i * n + i] = factor;
-  return m;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Paper form
 
@@ -302,17 +293,11 @@ function splitSide(length: number, blockSize: number): [number, number][] {
   return parts;
 }
 
+const PRECONDITION_BOTH_SIDES =
+  'a matrix (two or more dimensions): the paper form preconditions each matrix from both sides; route vectors and scalars to an element-wise optimizer (routeMatrices), or use compatibility "pytorch-optimizer"';
+
 function planMatrix(owner: string, spec: TensorSpec, blockSize: number): MatrixPlan {
-  if (spec.shape.length < 2) {
-    throw new InvalidArgumentError(
-      owner,
-      `shape of ${spec.name}`,
-      spec.shape,
-      'a matrix (two or more dimensions): the paper form preconditions each matrix from both sides; route vectors and scalars to an element-wise optimizer (routeMatrices), or use compatibility "pytorch-optimizer"',
-    );
-  }
-  const rows = spec.shape[0];
-  const cols = rows === 0 ? 0 : spec.size / rows;
+  const { rows, cols } = matrixShape(owner, spec, PRECONDITION_BOTH_SIDES);
   const blocks: BlockPlan[] = [];
   if (spec.size > 0) {
     for (const [row0, r] of splitSide(rows, blockSize)) {
@@ -436,12 +421,7 @@ function paperSettings(owner: string, options: ScaleByShampooOptions): PaperSett
 }
 
 function paperShampoo(owner: string, s: PaperSettings): GradientTransform<ShampooState> {
-  const workspaces = new WeakMap<Layout, PaperWorkspace>();
-  const workspaceOf = (layout: Layout): PaperWorkspace => {
-    let w = workspaces.get(layout);
-    if (!w) workspaces.set(layout, (w = makePaperWorkspace(owner, layout, s.blockSize)));
-    return w;
-  };
+  const workspaceOf = perLayout((layout) => makePaperWorkspace(owner, layout, s.blockSize));
   const statisticWeight = s.beta2 === 1 ? 1 : 1 - s.beta2;
   const accumulate = { alpha: statisticWeight, beta: s.beta2 };
   // The paper's exponent −1/(2·order) for the two sides of a matrix.
@@ -583,8 +563,8 @@ function paperShampoo(owner: string, s: PaperSettings): GradientTransform<Shampo
           perTensor[String(i)] = {
             left: new Float64Array(b.rows * b.rows),
             right: new Float64Array(b.cols * b.cols),
-            leftRoot: identity(b.rows),
-            rightRoot: identity(b.cols),
+            leftRoot: identityMatrix(b.rows),
+            rightRoot: identityMatrix(b.cols),
           };
         });
         preconditioners[plan.spec.name] = perTensor;
@@ -634,6 +614,8 @@ interface PortPlan {
   readonly spec: TensorSpec;
   /** The dimensions (a scalar counts as one dimension of size 1). */
   readonly dims: readonly number[];
+  /** The tensor seen along each dimension. */
+  readonly modes: readonly TensorMode[];
   /** State keys of each dimension's statistic and root. */
   readonly statisticKeys: readonly string[];
   readonly rootKeys: readonly string[];
@@ -654,62 +636,6 @@ interface PortWorkspace {
 
 function portDims(spec: TensorSpec): number[] {
   return spec.shape.length === 0 ? [1] : [...spec.shape];
-}
-
-function product(dims: readonly number[], from: number, to: number): number {
-  let p = 1;
-  for (let i = from; i < to; i++) p *= dims[i];
-  return p;
-}
-
-const ADD_TO_OUTPUT = Object.freeze({ beta: 1 });
-
-/** Adds the Gram matrix of the mode-`mode` unfolding of `x` to `statistic`. */
-function addModeGram(
-  x: Float64Array,
-  dims: readonly number[],
-  mode: number,
-  statistic: Float64Array,
-): void {
-  const n = dims[mode];
-  const before = product(dims, 0, mode);
-  const after = product(dims, mode + 1, dims.length);
-  if (after === 1) {
-    gram(x, before, n, statistic, "right", ADD_TO_OUTPUT);
-    return;
-  }
-  const slab = n * after;
-  for (let b = 0; b < before; b++) {
-    gram(x.subarray(b * slab, (b + 1) * slab), n, after, statistic, "left", ADD_TO_OUTPUT);
-  }
-}
-
-/** `out ← x ×_mode M` (M symmetric n×n applied along dimension `mode`). */
-function modeProduct(
-  x: Float64Array,
-  dims: readonly number[],
-  mode: number,
-  m: Float64Array,
-  out: Float64Array,
-): void {
-  const n = dims[mode];
-  const before = product(dims, 0, mode);
-  const after = product(dims, mode + 1, dims.length);
-  if (after === 1) {
-    matmul(x, m, before, n, n, out);
-    return;
-  }
-  const slab = n * after;
-  for (let b = 0; b < before; b++) {
-    matmul(
-      m,
-      x.subarray(b * slab, (b + 1) * slab),
-      n,
-      n,
-      after,
-      out.subarray(b * slab, (b + 1) * slab),
-    );
-  }
 }
 
 interface PortSettings {
@@ -735,36 +661,31 @@ function portSettings(owner: string, options: ScaleByShampooOptions): PortSettin
 }
 
 function portShampoo(owner: string, s: PortSettings): GradientTransform<ShampooPortState> {
-  const workspaces = new WeakMap<Layout, PortWorkspace>();
-  const workspaceOf = (layout: Layout): PortWorkspace => {
-    let w = workspaces.get(layout);
-    if (!w) {
-      const plans = layout.tensors.map((spec) => {
-        const dims = portDims(spec);
-        return {
-          spec,
-          dims,
-          statisticKeys: dims.map((_, i) => `statistic${i}`),
-          rootKeys: dims.map((_, i) => `root${i}`),
-        };
-      });
-      let largest = 0;
-      for (const p of plans) largest = Math.max(largest, p.spec.size);
-      w = {
-        plans,
-        result: new Float64Array(layout.size),
-        spare: new Float64Array(largest),
-        statistics: plans.map((p) => p.dims.map((d) => new Float64Array(d * d))),
-        roots: plans.map((p) => p.dims.map((d) => new Float64Array(d * d))),
-        decayed:
-          s.weightDecayMask === undefined
-            ? new Uint8Array(layout.tensors.length).fill(1)
-            : layout.mask(s.weightDecayMask),
+  const workspaceOf = perLayout((layout): PortWorkspace => {
+    const plans = layout.tensors.map((spec) => {
+      const dims = portDims(spec);
+      return {
+        spec,
+        dims,
+        modes: tensorModes(dims),
+        statisticKeys: dims.map((_, i) => `statistic${i}`),
+        rootKeys: dims.map((_, i) => `root${i}`),
       };
-      workspaces.set(layout, w);
-    }
-    return w;
-  };
+    });
+    let largest = 0;
+    for (const p of plans) largest = Math.max(largest, p.spec.size);
+    return {
+      plans,
+      result: new Float64Array(layout.size),
+      spare: new Float64Array(largest),
+      statistics: plans.map((p) => p.dims.map((d) => new Float64Array(d * d))),
+      roots: plans.map((p) => p.dims.map((d) => new Float64Array(d * d))),
+      decayed:
+        s.weightDecayMask === undefined
+          ? new Uint8Array(layout.tensors.length).fill(1)
+          : layout.mask(s.weightDecayMask),
+    };
+  });
   const factorsOf = (state: ShampooPortState, spec: TensorSpec) =>
     state.factors[spec.name] as State;
 
@@ -776,7 +697,7 @@ function portShampoo(owner: string, s: PortSettings): GradientTransform<ShampooP
       for (const plan of w.plans) {
         const perTensor: State = {};
         plan.dims.forEach((d, i) => {
-          perTensor[plan.statisticKeys[i]] = identity(d, s.matrixEps);
+          perTensor[plan.statisticKeys[i]] = identityMatrix(d, s.matrixEps);
           perTensor[plan.rootKeys[i]] = new Float64Array(d * d);
         });
         factors[plan.spec.name] = perTensor;
@@ -790,7 +711,7 @@ function portShampoo(owner: string, s: PortSettings): GradientTransform<ShampooP
       const weightDecay = valueAt(s.weightDecay, state.count);
       // Everything goes to the workspace first, so a failure leaves the state as it was.
       w.plans.forEach((plan, k) => {
-        const { spec, dims } = plan;
+        const { spec, dims, modes } = plan;
         if (spec.size === 0) return;
         const start = spec.offset;
         const end = start + spec.size;
@@ -810,7 +731,7 @@ function portShampoo(owner: string, s: PortSettings): GradientTransform<ShampooP
         dims.forEach((n, mode) => {
           const statistic = w.statistics[k][mode];
           statistic.set(factors[plan.statisticKeys[mode]] as Float64Array);
-          addModeGram(g, dims, mode, statistic);
+          modeGram(g, modes[mode], statistic, true);
           requireFinite(owner, `statistic of dimension ${mode}`, spec.name, statistic);
           const rootOfMode = w.roots[k][mode];
           if (rootsDue) {
@@ -819,7 +740,7 @@ function portShampoo(owner: string, s: PortSettings): GradientTransform<ShampooP
           } else {
             rootOfMode.set(factors[plan.rootKeys[mode]] as Float64Array);
           }
-          modeProduct(g, dims, mode, rootOfMode, other);
+          modeProduct(rootOfMode, false, g, modes[mode], other);
           [g, other] = [other, g];
         });
         if (g !== result) result.set(g);

@@ -38,23 +38,19 @@
  * also rotates M back and forth on every step; here only when the basis changes (the same up to
  * rounding).
  */
-import { NonFiniteError } from "../errors.js";
-import { firstNonFiniteIndex } from "../kernels/shampoo.js";
 import { permuteMatrix, rootMeanSquare, rotatedAdam, writeScaled } from "../kernels/soap.js";
 import { eigh } from "../linalg/eigh.js";
 import type { MatrixData } from "../linalg/matmul.js";
 import { gram, matmul } from "../linalg/matmul.js";
-import type { FloatArray, Layout, Selector, TensorSpec } from "../params/layout.js";
+import type { FloatArray, Layout, TensorSpec } from "../params/layout.js";
+import type { DecoupledDecayOptions } from "./decoupledDecay.js";
+import { DECOUPLED_DECAY_OPTIONS, withDecoupledDecay } from "./decoupledDecay.js";
 import type { Hyper } from "./hyper.js";
-import {
-  addDecayedWeights,
-  checkBeta,
-  checkLearningRate,
-  scaleByLearningRate,
-} from "./primitives.js";
+import { requireFinite, setIdentity } from "./matrices.js";
+import { perLayout } from "./perLayout.js";
+import { checkBeta } from "./primitives.js";
 import type { ChainTransform, GradientTransform, State } from "./transform.js";
-import { chain } from "./transform.js";
-import { checkBoolean, checkHyper, checkKnownOptions, checkNumber } from "./validate.js";
+import { checkBoolean, checkKnownOptions, checkNumber } from "./validate.js";
 
 /** Options of {@link scaleBySoap}. */
 export interface ScaleBySoapOptions {
@@ -247,8 +243,7 @@ function householderQ(a: Float64Array, n: number, work: Float64Array): void {
     }
   }
   // Q = H₀·H₁·…·H_{n−1}·I, applied from the last reflector.
-  a.fill(0);
-  for (let i = 0; i < n; i++) a[i * n + i] = 1;
+  setIdentity(a, n);
   for (let k = n - 1; k >= 0; k--) {
     if (taus[k] === 0) continue;
     for (let j = 0; j < n; j++) {
@@ -308,18 +303,6 @@ function refreshBasis(
   householderQ(basis, n, w.reflectors);
 }
 
-function requireFinite(tensor: string, what: string, values: Float64Array): void {
-  const bad = firstNonFiniteIndex(values);
-  if (bad >= 0) {
-    throw new NonFiniteError(
-      `scaleBySoap: ${what} (squares of the gradient overflowed; lower the learning rate or clip the gradients)`,
-      tensor,
-      bad,
-      values[bad],
-    );
-  }
-}
-
 /** Replaces the gradient by SOAP's direction (before `−lr`). */
 export function scaleBySoap(options: ScaleBySoapOptions = {}): GradientTransform<SoapState> {
   const owner = "scaleBySoap";
@@ -344,12 +327,7 @@ export function scaleBySoap(options: ScaleBySoapOptions = {}): GradientTransform
   const precondition1d = checkBoolean(owner, "precondition1d", options.precondition1d ?? false);
   const normalize = checkBoolean(owner, "normalizeGradients", options.normalizeGradients ?? false);
   const biasCorrection = checkBoolean(owner, "biasCorrection", options.biasCorrection ?? true);
-  const workspaces = new WeakMap<Layout, SoapWorkspace>();
-  const workspaceOf = (layout: Layout): SoapWorkspace => {
-    let w = workspaces.get(layout);
-    if (!w) workspaces.set(layout, (w = makeWorkspace(layout, limit, precondition1d)));
-    return w;
-  };
+  const workspaceOf = perLayout((layout) => makeWorkspace(layout, limit, precondition1d));
   const accumulate = { alpha: 1 - shampooBeta, beta: shampooBeta };
   // The per-tensor views of a state, looked up once per state object.
   const sideCache = new WeakMap<State, Map<string, Sides>>();
@@ -402,13 +380,13 @@ export function scaleBySoap(options: ScaleBySoapOptions = {}): GradientTransform
         if (current.left) {
           next.left.set(current.left);
           gram(g, rows, cols, next.left, "left", accumulate);
-          requireFinite(spec.name, "left statistic L", next.left);
+          requireFinite(owner, "left statistic L", spec.name, next.left);
           if (first) eigenbasis(next.left, rows, next.leftBasis, w);
         }
         if (current.right) {
           next.right.set(current.right);
           gram(g, rows, cols, next.right, "right", accumulate);
-          requireFinite(spec.name, "right statistic R", next.right);
+          requireFinite(owner, "right statistic R", spec.name, next.right);
           if (first) eigenbasis(next.right, cols, next.rightBasis, w);
         }
       });
@@ -474,30 +452,20 @@ export function scaleBySoap(options: ScaleBySoapOptions = {}): GradientTransform
 }
 
 /** Options of {@link soap}. */
-export interface SoapOptions extends ScaleBySoapOptions {
+export interface SoapOptions extends ScaleBySoapOptions, DecoupledDecayOptions {
   /** Step size (constant or schedule; default 3e-3). */
   learningRate?: Hyper;
   /** Decoupled weight decay, θ ← θ − lr·wd·θ (default 0.01). */
   weightDecay?: Hyper;
-  /** Tensors that receive weight decay (default all). */
-  weightDecayMask?: Selector;
 }
 
 /** SOAP with decoupled weight decay, for whole networks (vectors get SOAP's Adam). */
 export function soap(options: SoapOptions = {}): ChainTransform {
-  const owner = "soap";
-  checkKnownOptions(owner, options, [
-    "learningRate",
-    "weightDecay",
-    "weightDecayMask",
-    ...SCALE_BY_SOAP_OPTIONS,
-  ]);
-  const { learningRate = 3e-3, weightDecay = 0.01, weightDecayMask, ...soapOptions } = options;
-  const lr = checkLearningRate(owner, learningRate);
-  const wd = checkHyper(owner, "weightDecay", weightDecay, { min: 0 });
-  return chain(
-    scaleBySoap(soapOptions),
-    addDecayedWeights(wd, { mask: weightDecayMask }),
-    scaleByLearningRate(lr),
+  return withDecoupledDecay(
+    "soap",
+    options,
+    [...DECOUPLED_DECAY_OPTIONS, ...SCALE_BY_SOAP_OPTIONS],
+    { learningRate: 3e-3, weightDecay: 0.01 },
+    scaleBySoap,
   );
 }

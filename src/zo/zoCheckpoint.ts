@@ -45,12 +45,23 @@
  * result with the recorded final fingerprint (`"replay"`). The base weights are never written,
  * and `into` only after every check has passed: a bad file is never partially applied.
  */
-import type * as NodeFs from "node:fs/promises";
 import { InvalidArgumentError, ShapeMismatchError } from "../errors.js";
 import { CheckpointError } from "../optim/checkpoint.js";
 import type { DType, FloatArray } from "../params/layout.js";
 import { Layout } from "../params/layout.js";
 import { ParamSet } from "../params/paramset.js";
+import type { SafetensorsDType, SafetensorsFile } from "../params/safetensors.js";
+import {
+  SafetensorsError,
+  isLayoutRecord,
+  layOutSafetensors,
+  layoutRecord,
+  parseSafetensors,
+  readFileBytes,
+  readLittleEndian,
+  writeFileAtomically,
+  writeLittleEndian,
+} from "../params/safetensors.js";
 import { Fnv1a64, hashBits } from "./hash.js";
 import type { Snapshot } from "./replay.js";
 import { ZoHistory, applySteps } from "./replay.js";
@@ -61,9 +72,6 @@ export const ZO_CHECKPOINT_FORMAT = "descend.zo-history";
 
 /** Version of the ZO checkpoint format written here (and the only one read). */
 export const ZO_CHECKPOINT_VERSION = 1;
-
-/** Largest header accepted, as the reference safetensors implementation. */
-const MAX_HEADER_BYTES = 100_000_000;
 
 /** What is wrong with a ZO checkpoint that was refused. */
 export type ZoCheckpointErrorReason =
@@ -108,58 +116,14 @@ export interface RestoredZoCheckpoint {
   readonly history: ZoHistory;
 }
 
-type TensorDType = "F32" | "F64" | "U8";
-
-interface TensorEntry {
-  readonly dtype: TensorDType;
-  readonly shape: number[];
-  readonly begin: number;
-  readonly end: number;
-}
-
-const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const HASH_PATTERN = /^[0-9a-f]{16}$/;
 
-function bytesPer(dtype: TensorDType): number {
-  return dtype === "F64" ? 8 : dtype === "F32" ? 4 : 1;
-}
-
-function dtypeTag(dtype: DType): TensorDType {
+function dtypeTag(dtype: DType): SafetensorsDType {
   return dtype === "float64" ? "F64" : "F32";
-}
-
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === "object" && x !== null && !Array.isArray(x);
 }
 
 function isCount(x: unknown): x is number {
   return typeof x === "number" && Number.isSafeInteger(x) && x >= 0;
-}
-
-function floatBytes(values: FloatArray): Uint8Array {
-  if (littleEndian) return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
-  const out = new Uint8Array(values.byteLength);
-  const view = new DataView(out.buffer);
-  for (let i = 0; i < values.length; i++) {
-    if (values instanceof Float64Array) view.setFloat64(8 * i, values[i], true);
-    else view.setFloat32(4 * i, values[i], true);
-  }
-  return out;
-}
-
-function floatsFrom(bytes: Uint8Array, dtype: DType): FloatArray {
-  const width = dtype === "float64" ? 8 : 4;
-  const n = bytes.length / width;
-  const out = dtype === "float64" ? new Float64Array(n) : new Float32Array(n);
-  if (littleEndian) {
-    new Uint8Array(out.buffer).set(bytes);
-    return out;
-  }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let i = 0; i < n; i++) {
-    out[i] = width === 8 ? view.getFloat64(8 * i, true) : view.getFloat32(4 * i, true);
-  }
-  return out;
 }
 
 function dataOf(owner: string, parameter: string, params: unknown): FloatArray {
@@ -171,13 +135,6 @@ function dataOf(owner: string, parameter: string, params: unknown): FloatArray {
     params,
     "a ParamSet, Float32Array or Float64Array",
   );
-}
-
-function layoutRecord(layout: Layout): string {
-  return JSON.stringify({
-    dtype: layout.dtype,
-    tensors: layout.tensors.map((t) => ({ name: t.name, shape: t.shape })),
-  });
 }
 
 /**
@@ -204,16 +161,6 @@ export function serializeZoCheckpoint(
   }
   const dtype = dtypeTag(history.layout.dtype);
   const logBytes = history.log.encode();
-  const tensors: [string, TensorDType, number[], Uint8Array | null][] = [
-    ...history.snapshots.map((s): [string, TensorDType, number[], Uint8Array] => [
-      `snapshot/${s.step}`,
-      dtype,
-      [s.params.length],
-      floatBytes(s.params),
-    ]),
-    ["log", "U8", [logBytes.length], logBytes],
-    ["checksum", "U8", [8], null],
-  ];
   const metadata: Record<string, string> = {
     "descend.format": ZO_CHECKPOINT_FORMAT,
     "descend.version": String(ZO_CHECKPOINT_VERSION),
@@ -223,72 +170,36 @@ export function serializeZoCheckpoint(
     "descend.snapshotEvery": String(history.snapshotEvery),
     "descend.snapshots": JSON.stringify(history.snapshots.map((s) => [s.step, s.hash])),
   };
-  const header: Record<string, unknown> = { __metadata__: metadata };
-  let offset = 0;
-  for (const [name, tag, shape, bytes] of tensors) {
-    const length = bytes?.length ?? 8;
-    header[name] = { dtype: tag, shape, data_offsets: [offset, offset + length] };
-    offset += length;
-  }
-  const json = new TextEncoder().encode(JSON.stringify(header));
-  const headerLength = json.length + ((8 - ((8 + json.length) % 8)) % 8);
-  const dataStart = 8 + headerLength;
-  const out = new Uint8Array(dataStart + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(headerLength), true);
-  out.set(json, 8);
-  out.fill(0x20, 8 + json.length, dataStart);
-  let at = dataStart;
-  for (const [, , , bytes] of tensors) {
-    if (bytes !== null) {
-      out.set(bytes, at);
-      at += bytes.length;
-    }
-  }
-  out.set(new Fnv1a64().update(out.subarray(0, at)).digestBytes(), at);
-  return out;
+  const { snapshots } = history;
+  const file = layOutSafetensors(metadata, [
+    ...snapshots.map((s) => ({ name: `snapshot/${s.step}`, dtype, shape: [s.params.length] })),
+    { name: "log", dtype: "U8", shape: [logBytes.length] },
+    { name: "checksum", dtype: "U8", shape: [8] },
+  ]);
+  const { bytes, begins } = file;
+  snapshots.forEach((s, k) => writeLittleEndian(s.params, bytes, begins[k]));
+  bytes.set(logBytes, begins[snapshots.length]);
+  const sumAt = begins[snapshots.length + 1];
+  bytes.set(new Fnv1a64().update(bytes.subarray(0, sumAt)).digestBytes(), sumAt);
+  return bytes;
 }
 
 /** Parses the safetensors structure; checks format, version, lengths and the checksum. */
-function parseStructure(bytes: Uint8Array): {
-  metadata: Record<string, string>;
-  tensors: Map<string, TensorEntry>;
-  dataStart: number;
-} {
+function parseStructure(bytes: Uint8Array): SafetensorsFile {
   const fail = (reason: ZoCheckpointErrorReason, message: string) =>
     new ZoCheckpointError(reason, `ZO checkpoint ${message}`);
-  if (bytes.length < 8) {
-    throw fail(
-      "truncated",
-      `is truncated: ${bytes.length} bytes, fewer than the 8-byte header length`,
-    );
-  }
-  const declared = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
-  if (declared > BigInt(MAX_HEADER_BYTES)) {
-    throw fail("malformed", `header is corrupt: it declares ${declared} header bytes`);
-  }
-  const headerLength = Number(declared);
-  if (8 + headerLength > bytes.length) {
-    throw fail(
-      "truncated",
-      `is truncated: the header declares ${headerLength} bytes but only ${bytes.length - 8} follow`,
-    );
-  }
-  let header: unknown;
+  let file: SafetensorsFile;
   try {
-    const text = new TextDecoder("utf-8", { fatal: true }).decode(
-      bytes.subarray(8, 8 + headerLength),
-    );
-    header = JSON.parse(text);
-  } catch {
-    throw fail("malformed", "header is corrupt: not UTF-8 JSON");
+    file = parseSafetensors(bytes, { subject: "ZO checkpoint", dtypes: ["F32", "F64", "U8"] });
+  } catch (e) {
+    if (e instanceof SafetensorsError) {
+      throw new ZoCheckpointError(e.problem === "truncated" ? "truncated" : "malformed", e.message);
+    }
+    throw e;
   }
-  if (!isRecord(header) || !isRecord(header.__metadata__)) {
+  const { metadata, tensors } = file;
+  if (Object.keys(metadata).length === 0) {
     throw fail("format", "is not a descend ZO checkpoint: its header has no metadata");
-  }
-  const metadata: Record<string, string> = {};
-  for (const [key, value] of Object.entries(header.__metadata__)) {
-    if (typeof value !== "string") throw fail("malformed", `metadata ${key} is not a string`);
-    metadata[key] = value;
   }
   const format = metadata["descend.format"];
   if (format !== ZO_CHECKPOINT_FORMAT) {
@@ -304,71 +215,20 @@ function parseStructure(bytes: Uint8Array): {
       `version ${JSON.stringify(version)} is not supported (this library reads version ${ZO_CHECKPOINT_VERSION})`,
     );
   }
-  const dataStart = 8 + headerLength;
-  const tensors = new Map<string, TensorEntry>();
-  for (const [name, raw] of Object.entries(header)) {
-    if (name === "__metadata__") continue;
-    const bad = (why: string) => fail("malformed", `header is corrupt: tensor "${name}" ${why}`);
-    if (!isRecord(raw)) throw bad("is not an object");
-    const { dtype, shape, data_offsets: offsets } = raw;
-    if (dtype !== "F32" && dtype !== "F64" && dtype !== "U8")
-      throw bad(`has dtype ${JSON.stringify(dtype)}`);
-    if (!Array.isArray(shape) || !shape.every(isCount))
-      throw bad(`has shape ${JSON.stringify(shape)}`);
-    if (
-      !Array.isArray(offsets) ||
-      offsets.length !== 2 ||
-      !offsets.every(isCount) ||
-      offsets[0] > offsets[1]
-    ) {
-      throw bad(`has data_offsets ${JSON.stringify(offsets)}`);
-    }
-    const elements = (shape as number[]).reduce((a, b) => a * b, 1);
-    if (offsets[1] - offsets[0] !== elements * bytesPer(dtype)) {
-      throw bad(
-        `covers ${offsets[1] - offsets[0]} bytes, its dtype and shape need ${elements * bytesPer(dtype)}`,
-      );
-    }
-    tensors.set(name, { dtype, shape: shape as number[], begin: offsets[0], end: offsets[1] });
-  }
-  const ordered = [...tensors.entries()].sort(
-    (a, b) => a[1].begin - b[1].begin || a[1].end - b[1].end,
-  );
-  let covered = 0;
-  for (const [name, t] of ordered) {
-    if (t.begin !== covered) {
-      throw fail(
-        "malformed",
-        `header is corrupt: tensor "${name}" starts at ${t.begin}, expected ${covered}`,
-      );
-    }
-    covered = t.end;
-  }
-  const present = bytes.length - dataStart;
-  if (present < covered) {
-    throw fail(
-      "truncated",
-      `is truncated: its tensors need ${covered} data bytes, ${present} are present`,
-    );
-  }
-  if (present > covered) {
-    throw fail("malformed", `has ${present - covered} bytes after its last tensor`);
-  }
   const checksum = tensors.get("checksum");
   if (
     checksum === undefined ||
     checksum.dtype !== "U8" ||
-    checksum.end !== covered ||
+    checksum.end !== bytes.length ||
     checksum.end - checksum.begin !== 8
   ) {
     throw fail("malformed", "has no checksum as its last tensor (U8, 8 bytes)");
   }
-  const sumAt = dataStart + checksum.begin;
-  const expected = new Fnv1a64().update(bytes.subarray(0, sumAt)).digestBytes();
-  if (!expected.every((b, i) => b === bytes[sumAt + i])) {
+  const expected = new Fnv1a64().update(bytes.subarray(0, checksum.begin)).digestBytes();
+  if (!expected.every((b, i) => b === bytes[checksum.begin + i])) {
     throw fail("checksum", "is corrupt: its checksum does not match its contents");
   }
-  return { metadata, tensors, dataStart };
+  return file;
 }
 
 function parseLayout(text: string | undefined): Layout {
@@ -378,25 +238,14 @@ function parseLayout(text: string | undefined): Layout {
   } catch {
     record = undefined;
   }
-  if (
-    !isRecord(record) ||
-    (record.dtype !== "float32" && record.dtype !== "float64") ||
-    !Array.isArray(record.tensors) ||
-    !record.tensors.every(
-      (t) =>
-        isRecord(t) &&
-        typeof t.name === "string" &&
-        Array.isArray(t.shape) &&
-        t.shape.every(isCount),
-    )
-  ) {
+  if (!isLayoutRecord(record) || (record.dtype !== "float32" && record.dtype !== "float64")) {
     throw new ZoCheckpointError(
       "malformed",
       'ZO checkpoint metadata "descend.layout" is malformed',
     );
   }
   try {
-    return new Layout(record.tensors as { name: string; shape: number[] }[], record.dtype);
+    return new Layout(record.tensors, record.dtype);
   } catch (e) {
     throw new ZoCheckpointError(
       "malformed",
@@ -414,7 +263,7 @@ export function readZoCheckpoint(bytes: Uint8Array): ZoCheckpointContents {
   if (!(bytes instanceof Uint8Array)) {
     throw new InvalidArgumentError("readZoCheckpoint", "bytes", bytes, "a Uint8Array");
   }
-  const { metadata, tensors, dataStart } = parseStructure(bytes);
+  const { metadata, tensors } = parseStructure(bytes);
   const malformed = (what: string) => new ZoCheckpointError("malformed", `ZO checkpoint ${what}`);
   const layout = parseLayout(metadata["descend.layout"]);
   const baseHash = metadata["descend.baseHash"];
@@ -466,7 +315,7 @@ export function readZoCheckpoint(bytes: Uint8Array): ZoCheckpointContents {
     throw malformed('has no "log" tensor (U8)');
   let log: SeedLog;
   try {
-    log = SeedLog.decode(bytes.subarray(dataStart + logEntry.begin, dataStart + logEntry.end));
+    log = SeedLog.decode(bytes.subarray(logEntry.begin, logEntry.end));
   } catch (e) {
     if (e instanceof SeedLogError) throw malformed(`log is unreadable: ${e.message}`);
     throw e;
@@ -482,7 +331,9 @@ export function readZoCheckpoint(bytes: Uint8Array): ZoCheckpointContents {
         `tensor "${name}" is ${t.dtype} [${t.shape.join(", ")}], the layout needs ${tag} [${layout.size}]`,
       );
     }
-    const params = floatsFrom(bytes.subarray(dataStart + t.begin, dataStart + t.end), layout.dtype);
+    const params =
+      layout.dtype === "float64" ? new Float64Array(layout.size) : new Float32Array(layout.size);
+    readLittleEndian(bytes, t.begin, params);
     snapshots.push({ step, params, hash });
   }
   // fromParts checks each snapshot's bits against its fingerprint, among the rest.
@@ -588,15 +439,6 @@ export function restoreZoCheckpoint(
   return { params: new ParamSet(base.layout, result), history };
 }
 
-type NodeFsPromises = typeof NodeFs;
-
-/** Node's file-system promises, loaded on first use through a computed specifier so that
- * bundlers do not pull a Node built-in into browser builds. */
-async function nodeFs(): Promise<NodeFsPromises> {
-  const specifier = ["node", "fs/promises"].join(":");
-  return (await import(specifier)) as NodeFsPromises;
-}
-
 /**
  * Writes {@link serializeZoCheckpoint}'s bytes to `path` (Node.js), beside it first and then
  * renamed over it, so an interrupted save leaves any previous file intact.
@@ -609,16 +451,7 @@ export async function saveZoCheckpoint(
   if (typeof path !== "string" || path.length === 0) {
     throw new InvalidArgumentError("saveZoCheckpoint", "path", path, "a non-empty file path");
   }
-  const bytes = serializeZoCheckpoint(history, current);
-  const { writeFile, rename, rm } = await nodeFs();
-  const partial = `${path}.${process.pid}.partial`;
-  try {
-    await writeFile(partial, bytes);
-    await rename(partial, path);
-  } catch (e) {
-    await rm(partial, { force: true });
-    throw e;
-  }
+  await writeFileAtomically(path, serializeZoCheckpoint(history, current));
 }
 
 /** Reads the ZO checkpoint at `path` (Node.js) and applies {@link restoreZoCheckpoint}. */
@@ -630,11 +463,5 @@ export async function loadZoCheckpoint(
   if (typeof path !== "string" || path.length === 0) {
     throw new InvalidArgumentError("loadZoCheckpoint", "path", path, "a non-empty file path");
   }
-  const { readFile } = await nodeFs();
-  const bytes = await readFile(path);
-  return restoreZoCheckpoint(
-    new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-    base,
-    options,
-  );
+  return restoreZoCheckpoint(await readFileBytes(path), base, options);
 }
