@@ -83,7 +83,11 @@ export interface ReplayOptions {
   out?: FloatArray;
 }
 
-function dataOf(owner: string, parameter: string, params: unknown): FloatArray {
+/**
+ * The flat buffer of `params` (a {@link ParamSet} or a float array), or an
+ * `InvalidArgumentError` naming `owner` and `parameter`.
+ */
+export function dataOf(owner: string, parameter: string, params: unknown): FloatArray {
   if (params instanceof ParamSet) return params.data;
   if (params instanceof Float32Array || params instanceof Float64Array) return params;
   throw new InvalidArgumentError(

@@ -64,7 +64,7 @@ import {
 } from "../params/safetensors.js";
 import { Fnv1a64, hashBits } from "./hash.js";
 import type { Snapshot } from "./replay.js";
-import { ZoHistory, applySteps } from "./replay.js";
+import { ZoHistory, applySteps, dataOf } from "./replay.js";
 import { SeedLog, SeedLogError } from "./seedLog.js";
 
 /** Value of `descend.format` in a ZO checkpoint's metadata. */
@@ -124,17 +124,6 @@ function dtypeTag(dtype: DType): SafetensorsDType {
 
 function isCount(x: unknown): x is number {
   return typeof x === "number" && Number.isSafeInteger(x) && x >= 0;
-}
-
-function dataOf(owner: string, parameter: string, params: unknown): FloatArray {
-  if (params instanceof ParamSet) return params.data;
-  if (params instanceof Float32Array || params instanceof Float64Array) return params;
-  throw new InvalidArgumentError(
-    owner,
-    parameter,
-    params,
-    "a ParamSet, Float32Array or Float64Array",
-  );
 }
 
 /**
