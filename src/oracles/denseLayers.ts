@@ -94,7 +94,7 @@ export type LayerStatisticsOracle = Required<Pick<Objective, "denseLayers" | "la
 /** An {@link Objective} with the layer-statistics oracle. */
 export type LayerStatisticsObjective = Objective & LayerStatisticsOracle;
 
-/** Whether `objective` provides {@link LayerStatisticsOracle.layerStatistics}. */
+/** Whether `objective` provides {@link Objective.layerStatistics}. */
 export function hasLayerStatistics(objective: Objective): objective is LayerStatisticsObjective {
   const candidate = objective as Partial<LayerStatisticsOracle>;
   return typeof candidate.layerStatistics === "function" && Array.isArray(candidate.denseLayers);
@@ -167,7 +167,7 @@ export function locateDenseLayers(
 
 /**
  * For each located layer, the index of the same layer in the objective's
- * {@link LayerStatisticsOracle.denseLayers}, checking that both agree on the weight's shape
+ * {@link Objective.denseLayers}, checking that both agree on the weight's shape
  * and on the bias.
  *
  * @throws `ShapeMismatchError` (naming `owner` and the objective) when a layer is not one of the
@@ -478,7 +478,7 @@ const compileStatistics = jit as unknown as (
  * A dense network (multilayer perceptron) in jax-js with the layer-statistics oracle of K-FAC
  * and MKOR, built on `jaxObjective`: value, gradient, JVP and HVP by autodiff, `sampledLabelGrad`
  * for cross-entropy, mini-batches through `setBatch`, and
- * {@link LayerStatisticsOracle.layerStatistics}. Tensors are named `layer1.weight`
+ * {@link Objective.layerStatistics}. Tensors are named `layer1.weight`
  * ([inputs, hidden₁]), `layer1.bias`, `layer2.weight`, …. Call `dispose()` when done.
  *
  * @example
