@@ -306,7 +306,9 @@ export class MemoryProbe {
       await collectGarbage();
       const now = jsReading();
       const buffers = now.buffers - js0.buffers;
-      const js = now.heap - js0.heap + buffers;
+      // The heap can end below its starting reading (V8 compacts it after the first collection);
+      // memory freed below the baseline does not pay for what the operation allocates.
+      const js = Math.max(0, now.heap - js0.heap) + buffers;
       const reading = { js, buffers, jax: (tracker?.live() ?? jax0) - jax0 };
       note(reading.js, reading.jax);
       return reading;
