@@ -21,7 +21,7 @@
  *
  * In a chain the step is split as `−η·(max(ε/η, min(‖G‖, γ)/v)·O)`: {@link scaleByAdago}
  * produces the direction, the learning-rate transform multiplies by −η, and the product is the
- * paper's `−α·O`; this needs η > 0.
+ * paper's `−α·O` for η > 0; at η = 0 (a warm-up's first step) there is no step.
  *
  * Defaults. The paper requires only v₀, γ, ε > 0 and publishes no code; the defaults here are
  * chosen, not the authors': η = 0.1 (the first step has length η in the spectral norm, five
@@ -49,7 +49,7 @@ import { checkBoolean, checkHyper, checkKnownOptions, checkNumber } from "./vali
 
 /** Options of {@link scaleByAdago}. */
 export interface ScaleByAdagoOptions extends OrthogonalizationOptions {
-  /** η > 0, the same learning rate as the chain's (constant or schedule; default 0.1). */
+  /** η ≥ 0, the same learning rate as the chain's (constant or schedule; default 0.1). */
   learningRate?: Hyper;
   /** Momentum μ ∈ [0, 1) (default 0.95). */
   momentum?: number;
@@ -94,7 +94,7 @@ export function scaleByAdago(options: ScaleByAdagoOptions = {}): GradientTransfo
   const owner = "scaleByAdago";
   checkKnownOptions(owner, options, SCALE_OPTIONS);
   const learningRate = checkHyper(owner, "learningRate", options.learningRate ?? 0.1, {
-    above: 0,
+    min: 0,
   });
   const beta = checkBeta(owner, "momentum", options.momentum ?? 0.95);
   const gamma = checkNumber(owner, "gamma", options.gamma ?? 1, { above: 0 });
@@ -148,7 +148,7 @@ export function adago(options: AdagoOptions = {}): ChainTransform {
     "adago",
     options,
     [...SCALE_OPTIONS, "weightDecay", "weightDecayMask"],
-    { learningRate: 0.1, weightDecay: 0, learningRateBounds: { above: 0 } },
+    { learningRate: 0.1, weightDecay: 0 },
     // The step size of the direction is the chain's own learning rate (see the file header).
     (scaleOptions, learningRate) => scaleByAdago({ ...scaleOptions, learningRate }),
   );

@@ -9,7 +9,6 @@ import type { Hyper } from "./hyper.js";
 import { addDecayedWeights, scaleByLearningRate } from "./primitives.js";
 import type { ChainTransform, GradientTransform } from "./transform.js";
 import { chain } from "./transform.js";
-import type { NumberBounds } from "./validate.js";
 import { checkHyper, checkKnownOptions } from "./validate.js";
 
 /** The options {@link withDecoupledDecay} takes for itself. */
@@ -35,8 +34,6 @@ export interface DecoupledDecaySettings {
   readonly learningRate: Hyper;
   /** The default weight decay. */
   readonly weightDecay: Hyper;
-  /** Bounds of a constant learning rate and of a schedule's values (default ≥ 0). */
-  readonly learningRateBounds?: NumberBounds;
   /** Leave the decay out of the chain (and of its state) when it is 0 (default false). */
   readonly omitZeroDecay?: boolean;
 }
@@ -63,12 +60,7 @@ export function withDecoupledDecay<O extends DecoupledDecayOptions>(
     weightDecayMask,
     ...rest
   } = options;
-  const lr = checkHyper(
-    owner,
-    "learningRate",
-    learningRate,
-    settings.learningRateBounds ?? { min: 0 },
-  );
+  const lr = checkHyper(owner, "learningRate", learningRate, { min: 0 });
   const wd = checkHyper(owner, "weightDecay", weightDecay, { min: 0 });
   const parts = [direction(rest, lr)].flat();
   if (wd !== 0 || !settings.omitZeroDecay) {

@@ -140,7 +140,6 @@ describe("adago", () => {
       () => new Optimizer(new ParamSet(withBias), adago()),
       (e: unknown) => e instanceof InvalidArgumentError && e.parameter === "shape of bias",
     );
-    assertInvalidArgument(() => adago({ learningRate: 0 }), "learningRate", 0);
     assertInvalidArgument(() => adago({ learningRate: -1 }), "learningRate", -1);
     assertInvalidArgument(() => adago({ gamma: 0 }), "gamma", 0);
     assertInvalidArgument(() => adago({ v0: 0 }), "v0", 0);
@@ -149,5 +148,18 @@ describe("adago", () => {
     assertInvalidArgument(() => adago({ weightDecay: -0.1 }), "weightDecay", -0.1);
     assertInvalidArgument(() => adago({ nsSteps: -2 }), "nsSteps", -2);
     assertInvalidArgument(() => adago({ clamp: 1 } as unknown as { gamma: number }), "clamp", 1);
+  });
+
+  it("accepts a warm-up from η = 0: the first step leaves the weights, the accumulator advances", async () => {
+    const layout = new Layout([{ name: "W", shape: [3, 2] }], "float64");
+    const params = new ParamSet(layout, fillUniform(layout.zeros(), 5));
+    const before = params.data.slice();
+    const warmup = (t: number) => Math.min(1, t / 4) * 0.1;
+    const opt = new Optimizer(params, adago({ learningRate: warmup }));
+    await opt.update(fillUniform(layout.zeros(), 6));
+    assert.deepEqual(params.data, before);
+    assert.ok(partState<AdagoState>(opt, "scaleByAdago").vSquared[0] > 1e-12);
+    await opt.update(fillUniform(layout.zeros(), 7));
+    assert.notDeepEqual(params.data, before);
   });
 });
