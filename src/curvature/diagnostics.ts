@@ -15,13 +15,14 @@
  *   extreme eigenvalues of T (Ritz values) approximate those of H. Every new vector is
  *   orthogonalized twice against the whole basis (full reorthogonalization, Parlett & Scott
  *   1979), which keeps Q orthonormal in floating point at O(m·n) memory: meant for small
- *   problems or few iterations. The eigenpairs of T come from the cyclic Jacobi method; the
+ *   problems or few iterations. The eigenpairs of T come from `eigh` (src/linalg); the
  *   Ritz vector of the largest Ritz value θ is y = Q s for T's unit eigenvector s of θ.
  *
  * Starting vectors are standard normal draws of the Philox sequence (seed, stream) of
  * src/random, so every result is reproducible.
  */
 import { ShapeMismatchError } from "../errors.js";
+import { eigh } from "../linalg/eigh.js";
 import { checkKnownOptions, checkNumber } from "../optim/validate.js";
 import type { Objective } from "../oracles/objective.js";
 import { requireOracle } from "../oracles/objective.js";
@@ -261,7 +262,8 @@ export async function lanczos(
     }
   }
   const eigenvectors = new Float64Array(steps * steps);
-  const values = symmetricEigen(tridiagonal, steps, eigenvectors);
+  const values = new Float64Array(steps);
+  eigh(tridiagonal, steps, values, eigenvectors);
   let top = 0;
   for (let i = 1; i < steps; i++) if (values[i] > values[top]) top = i;
   const ritzVector = new Float64Array(n);
@@ -279,55 +281,4 @@ export async function lanczos(
     iterations: steps,
     vector: ritzVector,
   };
-}
-
-/**
- * Eigenvalues of the symmetric m×m row-major matrix `a` (overwritten) by cyclic Jacobi
- * rotations, each chosen to zero one off-diagonal entry; sweeps until the off-diagonal mass
- * is negligible against the diagonal. The product of the rotations, accumulated in
- * `vectors` (m×m row-major), holds the unit eigenvector of value k in column k.
- */
-function symmetricEigen(a: Float64Array, m: number, vectors: Float64Array): Float64Array {
-  vectors.fill(0);
-  for (let i = 0; i < m; i++) vectors[i * m + i] = 1;
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    let diagonal = 0;
-    for (let i = 0; i < m; i++) {
-      diagonal += a[i * m + i] * a[i * m + i];
-      for (let j = i + 1; j < m; j++) off += a[i * m + j] * a[i * m + j];
-    }
-    if (off <= 1e-32 * diagonal || off === 0) break;
-    for (let p = 0; p < m; p++) {
-      for (let r = p + 1; r < m; r++) {
-        const apr = a[p * m + r];
-        if (apr === 0) continue;
-        const theta = (a[r * m + r] - a[p * m + p]) / (2 * apr);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        for (let k = 0; k < m; k++) {
-          const akp = a[k * m + p];
-          const akr = a[k * m + r];
-          a[k * m + p] = c * akp - s * akr;
-          a[k * m + r] = s * akp + c * akr;
-        }
-        for (let k = 0; k < m; k++) {
-          const apk = a[p * m + k];
-          const ark = a[r * m + k];
-          a[p * m + k] = c * apk - s * ark;
-          a[r * m + k] = s * apk + c * ark;
-        }
-        for (let k = 0; k < m; k++) {
-          const vkp = vectors[k * m + p];
-          const vkr = vectors[k * m + r];
-          vectors[k * m + p] = c * vkp - s * vkr;
-          vectors[k * m + r] = s * vkp + c * vkr;
-        }
-      }
-    }
-  }
-  const values = new Float64Array(m);
-  for (let i = 0; i < m; i++) values[i] = a[i * m + i];
-  return values;
 }

@@ -20,12 +20,13 @@
  * uses k Lanczos vectors) and chose the damping by trying a few values; here the damping is
  * fixed and a backtracking search on the step length guards against steps along directions
  * of near-zero curvature, where |λ|⁻¹ is huge. Components whose |λ| + δ is 0 (no curvature
- * information at all) are left out of the step. Eigendecompositions use cyclic Jacobi
- * rotations. When m = d and the Krylov space is the whole space, both paths give the same
+ * information at all) are left out of the step. Eigendecompositions use `eigh` (src/linalg).
+ * When m = d and the Krylov space is the whole space, both paths give the same
  * step up to rounding.
  *
  * Defaults: δ = 0, m = 20, c = 10⁻⁴, ρ = ½ (ours; the paper fixes none of them in general).
  */
+import { eigh } from "../linalg/eigh.js";
 import type { Layout } from "../params/layout.js";
 import { requireOracle } from "../oracles/objective.js";
 import type { NewtonSolverOptions } from "./dampedNewton.js";
@@ -42,51 +43,6 @@ import { checkLearningRate, scaleByLearningRate } from "./primitives.js";
 import type { ChainTransform, GradientTransform, State } from "./transform.js";
 import { chain } from "./transform.js";
 import { checkKnownOptions, checkNumber } from "./validate.js";
-
-/**
- * Eigendecomposition of the symmetric m×m row-major `a` (overwritten; its diagonal ends as the
- * eigenvalues) by cyclic Jacobi rotations A ← JᵀAJ, accumulating V ← VJ into `vectors`
- * (row-major; column j is the eigenvector of eigenvalue `a[j·m + j]`).
- */
-export function jacobiEigen(a: Float64Array, m: number, vectors: Float64Array): void {
-  vectors.fill(0);
-  for (let i = 0; i < m; i++) vectors[i * m + i] = 1;
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    let diagonal = 0;
-    for (let i = 0; i < m; i++) {
-      diagonal += a[i * m + i] * a[i * m + i];
-      for (let j = i + 1; j < m; j++) off += a[i * m + j] * a[i * m + j];
-    }
-    if (off === 0 || off <= 1e-34 * diagonal) return;
-    for (let p = 0; p < m; p++) {
-      for (let q = p + 1; q < m; q++) {
-        const apq = a[p * m + q];
-        if (apq === 0) continue;
-        const tau = (a[q * m + q] - a[p * m + p]) / (2 * apq);
-        const t = (tau >= 0 ? 1 : -1) / (Math.abs(tau) + Math.sqrt(tau * tau + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        for (let k = 0; k < m; k++) {
-          const akp = a[k * m + p];
-          const akq = a[k * m + q];
-          a[k * m + p] = c * akp - s * akq;
-          a[k * m + q] = s * akp + c * akq;
-          const vkp = vectors[k * m + p];
-          const vkq = vectors[k * m + q];
-          vectors[k * m + p] = c * vkp - s * vkq;
-          vectors[k * m + q] = s * vkp + c * vkq;
-        }
-        for (let k = 0; k < m; k++) {
-          const apk = a[p * m + k];
-          const aqk = a[q * m + k];
-          a[p * m + k] = c * apk - s * aqk;
-          a[q * m + k] = s * apk + c * aqk;
-        }
-      }
-    }
-  }
-}
 
 /** Options of {@link scaleBySaddleFreeNewton}. */
 export interface ScaleBySaddleFreeNewtonOptions extends NewtonSolverOptions {
@@ -117,6 +73,7 @@ interface Workspace {
   basis: Float64Array[];
   product: Float64Array;
   small: Float64Array;
+  values: Float64Array;
   vectors: Float64Array;
   coefficients: Float64Array;
   alpha: Float64Array;
@@ -168,6 +125,7 @@ export function scaleBySaddleFreeNewton(
         basis: system.dense ? [] : Array.from({ length: m }, () => new Float64Array(n)),
         product: new Float64Array(n),
         small: new Float64Array(m * m),
+        values: new Float64Array(m),
         vectors: new Float64Array(m * m),
         coefficients: new Float64Array(m),
         alpha: new Float64Array(m),
@@ -179,10 +137,10 @@ export function scaleBySaddleFreeNewton(
   };
 
   /** Divides the eigen-coefficients by |λ| + δ, dropping directions without curvature. */
-  const invertAbsolute = (small: Float64Array, m: number, coefficients: Float64Array): number => {
+  const invertAbsolute = (values: Float64Array, m: number, coefficients: Float64Array): number => {
     let smallest = Infinity;
     for (let j = 0; j < m; j++) {
-      const eigenvalue = small[j * m + j];
+      const eigenvalue = values[j];
       smallest = Math.min(smallest, eigenvalue);
       const denominator = Math.abs(eigenvalue) + damping;
       coefficients[j] = denominator > 0 ? coefficients[j] / denominator : 0;
@@ -202,7 +160,7 @@ export function scaleBySaddleFreeNewton(
       const hvp = requireOracle(objective, "hvp", `optimizer ${OWNER}`);
       const value = requireOracle(objective, "value", `optimizer ${OWNER}`);
       const w = workspaceFor(ctx.layout);
-      const { system, basis, product, small, vectors, coefficients, alpha, beta } = w;
+      const { system, basis, product, small, values, vectors, coefficients, alpha, beta } = w;
       const { gradient, solution: step, trial, n } = system;
       const params = ctx.params;
       const gradientNorm = loadGradient(u, gradient);
@@ -212,13 +170,13 @@ export function scaleBySaddleFreeNewton(
       step.fill(0);
       if (gradientNorm > 0 && system.dense) {
         small.set(system.hessian);
-        jacobiEigen(small, n, vectors);
+        eigh(small, n, values, vectors);
         for (let j = 0; j < n; j++) {
           let c = 0;
           for (let i = 0; i < n; i++) c += vectors[i * n + j] * gradient[i];
           coefficients[j] = c;
         }
-        smallest = invertAbsolute(small, n, coefficients);
+        smallest = invertAbsolute(values, n, coefficients);
         for (let i = 0; i < n; i++) {
           let s = 0;
           for (let j = 0; j < n; j++) s += vectors[i * n + j] * coefficients[j];
@@ -263,9 +221,10 @@ export function scaleBySaddleFreeNewton(
             small[(i + 1) * m + i] = beta[i];
           }
         }
-        jacobiEigen(small, m, vectors);
+        // The m×m tridiagonal sits in the leading m² entries of the buffers sized for the largest m.
+        eigh(small.subarray(0, m * m), m, values.subarray(0, m), vectors.subarray(0, m * m));
         for (let j = 0; j < m; j++) coefficients[j] = gradientNorm * vectors[j];
-        smallest = invertAbsolute(small, m, coefficients);
+        smallest = invertAbsolute(values, m, coefficients);
         for (let k = 0; k < m; k++) {
           let y = 0;
           for (let j = 0; j < m; j++) y += vectors[k * m + j] * coefficients[j];

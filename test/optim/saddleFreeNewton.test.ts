@@ -6,7 +6,7 @@ import { MissingOracleError } from "../../src/errors.js";
 import { dampedNewton } from "../../src/optim/dampedNewton.js";
 import { Optimizer } from "../../src/optim/optimizer.js";
 import type { SaddleFreeNewtonState } from "../../src/optim/saddleFreeNewton.js";
-import { jacobiEigen, saddleFreeNewton } from "../../src/optim/saddleFreeNewton.js";
+import { saddleFreeNewton } from "../../src/optim/saddleFreeNewton.js";
 import { sgd } from "../../src/optim/sgd.js";
 import type { GradientTransform } from "../../src/optim/transform.js";
 import type { Objective } from "../../src/oracles/objective.js";
@@ -15,7 +15,6 @@ import { illConditionedQuadratic } from "../../src/oracles/problems/quadratic.js
 import { findTestFunction } from "../../src/oracles/problems/testFunctions2d.js";
 import { ParamSet } from "../../src/params/paramset.js";
 import { assertInvalidArgument, partStateWith } from "../helpers/assertions.js";
-import { seededUniform } from "../helpers/inputs.js";
 
 async function gradientNorm(objective: Objective, params: Float64Array | Float32Array) {
   const g = objective.layout.zeros();
@@ -101,30 +100,6 @@ describe("saddleFreeNewton", () => {
         Math.abs(dense.params[i] - krylov.params[i]) <= 1e-8 * (1 + Math.abs(dense.params[i])),
         `entry ${i}: ${dense.params[i]} vs ${krylov.params[i]}`,
       );
-    }
-  });
-
-  it("jacobiEigen returns A = V Λ Vᵀ with orthonormal V", () => {
-    const m = 6;
-    const next = seededUniform(21);
-    const a = new Float64Array(m * m);
-    for (let i = 0; i < m; i++) {
-      for (let j = i; j < m; j++) a[i * m + j] = a[j * m + i] = 2 * next() - 1;
-    }
-    const work = Float64Array.from(a);
-    const v = new Float64Array(m * m);
-    jacobiEigen(work, m, v);
-    for (let i = 0; i < m; i++) {
-      for (let j = 0; j < m; j++) {
-        let rebuilt = 0;
-        let gram = 0;
-        for (let k = 0; k < m; k++) {
-          rebuilt += v[i * m + k] * work[k * m + k] * v[j * m + k];
-          gram += v[k * m + i] * v[k * m + j];
-        }
-        assert.ok(Math.abs(rebuilt - a[i * m + j]) < 1e-13);
-        assert.ok(Math.abs(gram - (i === j ? 1 : 0)) < 1e-13);
-      }
     }
   });
 
