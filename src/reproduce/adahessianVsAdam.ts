@@ -60,6 +60,7 @@ import { shakespeareTransformer } from "../oracles/problems/shakespeareTransform
 import type { ReproduceOptions, Reproduction, Verdict } from "./claims.js";
 import type { CurvePoint, Improvement, PairedDifference, TrainingModel } from "./common.js";
 import {
+  QUICK_RUN_NOTE,
   atEdge,
   formatMeanSd,
   formatPoints,
@@ -83,12 +84,14 @@ import type {
 import {
   bestByReach,
   bestByValidationAccuracy,
+  formatSteps,
   openDigitsSeed,
   reachOf,
   runSide,
   runsOf,
   scoreSettings,
   selectSetting,
+  sweepLines,
 } from "./digitsMlp.js";
 
 /** The optimizers compared, baseline first. */
@@ -499,16 +502,6 @@ async function raceOnTransformer(
 }
 
 /** Mean steps to target with their spread, "≥ mean" when some seed missed it. */
-function formatSteps(reach: ReachSummary, seeds: number): string {
-  if (reach.reached === 0) return "not reached";
-  const mean = reach.meanSteps.toFixed(0);
-  if (reach.reached < seeds) return `≥ ${mean}`;
-  if (seeds < 2) return mean;
-  const steps = reach.steps.map((s) => s ?? 0);
-  const sd = Math.sqrt(steps.reduce((a, s) => a + (s - reach.meanSteps) ** 2, 0) / (seeds - 1));
-  return `${mean} ± ${sd.toFixed(0)}`;
-}
-
 function formatDigits(
   plan: AdahessianVsAdamPlan,
   seeds: readonly DigitsSeed[],
@@ -610,17 +603,7 @@ function formatTransformer(result: TransformerResult): string[] {
       }),
       2,
     ),
-    "  sweep (mean steps to target, seeds reaching it, final loss):",
-    ...sides.map(
-      (s) =>
-        `    ${s.optimizer}: ` +
-        s.rates
-          .map(
-            (x) =>
-              `lr ${x.learningRate}: ${formatSteps(x.reach, n)} (${x.reach.reached}/${n}, ${x.reach.meanFinalLoss.toPrecision(3)})`,
-          )
-          .join("; "),
-    ),
+    ...sweepLines(sides, n),
   ];
 }
 
@@ -640,12 +623,7 @@ function formatReport(
     "",
     ...formatTransformer(transformer),
   ];
-  if (quick) {
-    out.push(
-      "",
-      "This was the quick version: too few steps and seeds to settle the claim; run without --quick for the reproduction.",
-    );
-  }
+  if (quick) out.push(...QUICK_RUN_NOTE);
   return `${out.join("\n")}\n`;
 }
 

@@ -282,3 +282,9 @@ export function table(
 export function toJson(value: unknown): JsonValue {
   return JSON.parse(JSON.stringify(value)) as JsonValue;
 }
+
+/** The closing lines of a quick run's report. */
+export const QUICK_RUN_NOTE: readonly string[] = [
+  "",
+  "This was the quick version: too few steps and seeds to settle the claim; run without --quick for the reproduction.",
+];

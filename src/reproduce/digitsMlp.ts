@@ -249,6 +249,45 @@ export interface ReachSummary {
   readonly meanFinalLoss: number;
 }
 
+/**
+ * Steps to target over `seeds` seeds for a report: "mean ± sd" when every seed reached it,
+ * "≥ mean" when some did not (the mean then counts their whole budget), "not reached" when none.
+ */
+export function formatSteps(reach: ReachSummary, seeds: number): string {
+  const reached = reach.steps.filter((s): s is number => s !== null);
+  if (reached.length === 0) return "not reached";
+  const mean = reach.meanSteps.toFixed(0);
+  if (reach.reached < seeds) return `≥ ${mean}`;
+  if (seeds < 2) return mean;
+  const variance = reached.reduce((a, s) => a + (s - reach.meanSteps) ** 2, 0) / (seeds - 1);
+  return `${mean} ± ${Math.sqrt(variance).toFixed(0)}`;
+}
+
+/** One side of a learning-rate sweep as a report shows it. */
+export interface SweepSide {
+  /** The optimizer's name. */
+  readonly optimizer: string;
+  /** Every rate tried, with its steps to target. */
+  readonly rates: readonly { readonly learningRate: number; readonly reach: ReachSummary }[];
+}
+
+/** The report lines of a steps-to-target sweep over `seeds` seeds, one line per side. */
+export function sweepLines(sides: readonly SweepSide[], seeds: number): string[] {
+  return [
+    "  sweep (mean steps to target, seeds reaching it, final loss):",
+    ...sides.map(
+      (side) =>
+        `    ${side.optimizer}: ` +
+        side.rates
+          .map(
+            (x) =>
+              `lr ${x.learningRate}: ${formatSteps(x.reach, seeds)} (${x.reach.reached}/${seeds}, ${x.reach.meanFinalLoss.toPrecision(3)})`,
+          )
+          .join("; "),
+    ),
+  ];
+}
+
 /** When the curves of one setting's runs first reach `target`, with `budget` steps per run. */
 export function reachOf(
   curves: readonly { curve: readonly CurvePoint[]; trainingMs: number; diverged: boolean }[],

@@ -43,6 +43,7 @@ import type { ReproduceOptions, Reproduction, Verdict } from "./claims.js";
 import type { Splits, Summary } from "./common.js";
 import {
   HELD_OUT_FRACTION,
+  QUICK_RUN_NOTE,
   digitsSplits,
   formatMeanSd,
   formatPoints,
@@ -779,12 +780,7 @@ function formatReport(
       );
     }
   }
-  if (quick) {
-    out.push(
-      "",
-      "This was the quick version: too few steps and seeds to settle the claim; run without --quick for the reproduction.",
-    );
-  }
+  if (quick) out.push(...QUICK_RUN_NOTE);
   return `${out.join("\n")}\n`;
 }
 

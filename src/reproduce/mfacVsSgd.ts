@@ -36,6 +36,7 @@ import type { GradientTransform } from "../optim/transform.js";
 import type { ReproduceOptions, Reproduction, Verdict } from "./claims.js";
 import type { Improvement, PairedDifference } from "./common.js";
 import {
+  QUICK_RUN_NOTE,
   formatMeanSd,
   formatPoints,
   halfDecades,
@@ -238,12 +239,7 @@ function formatReport(
       2,
     ),
   ];
-  if (quick) {
-    out.push(
-      "",
-      "This was the quick version: too few steps and seeds to settle the claim; run without --quick for the reproduction.",
-    );
-  }
+  if (quick) out.push(...QUICK_RUN_NOTE);
   return `${out.join("\n")}\n`;
 }
 

@@ -52,9 +52,17 @@ import { shakespeareTransformer } from "../oracles/problems/shakespeareTransform
 import type { ParamSet } from "../params/paramset.js";
 import type { ReproduceOptions, Reproduction, Verdict } from "./claims.js";
 import type { TrainingModel } from "./common.js";
-import { atEdge, halfDecades, table, toJson, trainAndMonitor, warmUp } from "./common.js";
+import {
+  QUICK_RUN_NOTE,
+  atEdge,
+  halfDecades,
+  table,
+  toJson,
+  trainAndMonitor,
+  warmUp,
+} from "./common.js";
 import type { ReachSummary } from "./digitsMlp.js";
-import { bestByReach, openDigitsSeed, reachOf } from "./digitsMlp.js";
+import { bestByReach, formatSteps, openDigitsSeed, reachOf, sweepLines } from "./digitsMlp.js";
 
 /** The optimizers compared: the baseline first. */
 export type SophiaSide = "adamw" | "sophia-g" | "sophia-h";
@@ -506,17 +514,6 @@ export function judgeSophia(results: readonly StepsProblemResult[]): {
   };
 }
 
-function formatSteps(reach: ReachSummary, seeds: number): string {
-  const reached = reach.steps.filter((s): s is number => s !== null);
-  if (reached.length === 0) return "not reached";
-  const mean = reach.meanSteps.toFixed(0);
-  const spread =
-    reached.length === seeds && seeds > 1
-      ? ` ± ${Math.sqrt(reached.reduce((a, s) => a + (s - reach.meanSteps) ** 2, 0) / (seeds - 1)).toFixed(0)}`
-      : "";
-  return reach.reached < seeds ? `≥ ${mean}` : `${mean}${spread}`;
-}
-
 function formatReport(results: readonly StepsProblemResult[], quick: boolean): string {
   const out: string[] = [
     "Steps to a fixed loss; each side at the learning rate (of a grid of the same size and",
@@ -569,25 +566,9 @@ function formatReport(results: readonly StepsProblemResult[], quick: boolean): s
         2,
       ),
     );
-    out.push("  sweep (mean steps to target, seeds reaching it, final loss):");
-    for (const s of r.sides) {
-      out.push(
-        `    ${s.optimizer}: ` +
-          s.rates
-            .map(
-              (x) =>
-                `lr ${x.learningRate}: ${formatSteps(x.reach, n)} (${x.reach.reached}/${n}, ${x.reach.meanFinalLoss.toPrecision(3)})`,
-            )
-            .join("; "),
-      );
-    }
+    out.push(...sweepLines(r.sides, n));
   }
-  if (quick) {
-    out.push(
-      "",
-      "This was the quick version: too few steps and seeds to settle the claim; run without --quick for the reproduction.",
-    );
-  }
+  if (quick) out.push(...QUICK_RUN_NOTE);
   return `${out.join("\n")}\n`;
 }
 
