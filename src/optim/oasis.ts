@@ -107,6 +107,18 @@ function resolve(owner: string, options: OasisOptions) {
     min: 1,
     integer: true,
   });
+  const probes = resolveProbeSource(owner, options);
+  return { adaptive, learningRate, beta2, alpha, warmStartProbes, probes };
+}
+
+/**
+ * The probes of a Hutchinson-preconditioned optimizer: the user's `probes`, or Rademacher probes
+ * of the seed `seed` (an integer in [0, 2^53), default 0) addressed by (step, probe index).
+ */
+export function resolveProbeSource(
+  owner: string,
+  options: { readonly seed?: number; readonly probes?: FlatProbeSource },
+): FlatProbeSource {
   const seed = checkNumber(owner, "seed", options.seed ?? 0, {
     min: 0,
     max: Number.MAX_SAFE_INTEGER,
@@ -115,9 +127,7 @@ function resolve(owner: string, options: OasisOptions) {
   if (options.probes !== undefined && typeof options.probes !== "function") {
     throw new InvalidArgumentError(owner, "probes", options.probes, "a function");
   }
-  const probes: FlatProbeSource =
-    options.probes ?? ((out, step, index) => drawProbe(out, "rademacher", seed, step, index));
-  return { adaptive, learningRate, beta2, alpha, warmStartProbes, probes };
+  return options.probes ?? ((out, step, index) => drawProbe(out, "rademacher", seed, step, index));
 }
 
 interface Scratch {

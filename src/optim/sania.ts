@@ -47,13 +47,12 @@
  * (default 1) is left out: chain `scale(lr)` after SANIA for it.
  */
 import { InvalidArgumentError } from "../errors.js";
-import { drawProbe } from "../curvature/hutchinson.js";
 import { sumOfSquares, scaleInPlace } from "../kernels/polyak.js";
 import { saniaAccumulate, saniaDualSquaredNorm, saniaStep } from "../kernels/sania.js";
 import type { FloatArray, Layout } from "../params/layout.js";
 import { requireLoss } from "./primitives.js";
 import type { FlatProbeSource } from "./oasis.js";
-import { assertFiniteHvp, stepHvp } from "./oasis.js";
+import { assertFiniteHvp, resolveProbeSource, stepHvp } from "./oasis.js";
 import { checkBeta } from "./primitives.js";
 import type { ChainTransform, GradientTransform, State } from "./transform.js";
 import { chain } from "./transform.js";
@@ -107,16 +106,7 @@ function resolve(owner: string, options: SaniaOptions) {
   const beta2 = checkBeta(owner, "beta2", options.beta2 ?? 0.999);
   const alpha = checkNumber(owner, "alpha", options.alpha ?? 1e-5, { above: 0 });
   const eps = checkNumber(owner, "eps", options.eps ?? 0, { min: 0 });
-  const seed = checkNumber(owner, "seed", options.seed ?? 0, {
-    min: 0,
-    max: Number.MAX_SAFE_INTEGER,
-    integer: true,
-  });
-  if (options.probes !== undefined && typeof options.probes !== "function") {
-    throw new InvalidArgumentError(owner, "probes", options.probes, "a function");
-  }
-  const probes: FlatProbeSource =
-    options.probes ?? ((out, step, index) => drawProbe(out, "rademacher", seed, step, index));
+  const probes = resolveProbeSource(owner, options);
   return { preconditioner, optimalValue, beta2, alpha, eps, probes };
 }
 
