@@ -86,6 +86,7 @@ export * from "./optim/muon.js";
 export * from "./optim/adago.js";
 export * from "./optim/fismo.js";
 export * from "./optim/lmo.js";
+export * from "./optim/noiseAdaptiveLmo.js";
 export * from "./optim/psgdKron.js";
 export * from "./optim/shampoo.js";
 export * from "./optim/soap.js";

@@ -28,6 +28,7 @@ import { mfac } from "./mfac.js";
 import { mkor } from "./mkor.js";
 import { muonWithAdamw, routeMatrices } from "./muon.js";
 import { nadam } from "./nadam.js";
+import { noiseAdaptiveLmo } from "./noiseAdaptiveLmo.js";
 import { oasis } from "./oasis.js";
 import { polyak } from "./polyak.js";
 import { psgdKron } from "./psgdKron.js";
@@ -482,6 +483,19 @@ export const catalog: readonly OptimizerEntry[] = [
     family: "matrix",
     defaultLearningRate: 0.01,
     create: ({ learningRate }) => lmo({ learningRate, momentum: 0.9 }),
+  },
+  {
+    name: "noise-adaptive-lmo",
+    title:
+      "Noise-adaptive layer-wise rates on steepest descent under a norm (spectral for matrices, ℓ∞ otherwise)",
+    paper:
+      'Ward, Wu & Bottou, "AdaGrad Stepsizes: Sharp Convergence Over Nonconvex Landscapes", ICML 2019; Zhang, Liu & Schaeffer, "AdaGrad Meets Muon: Adaptive Stepsizes for Orthogonal Updates", arXiv:2509.02981, 2025',
+    reference:
+      "AdaGO's AdaGrad-Norm step size per tensor, measured in the dual norm of each tensor's LMO, no clamp (no official code; defaults chosen here)",
+    oracle: "valueAndGrad",
+    family: "matrix",
+    defaultLearningRate: 0.3,
+    create: ({ learningRate }) => noiseAdaptiveLmo({ learningRate }),
   },
   {
     name: "shampoo",

@@ -43,7 +43,7 @@ import {
   scaleRange,
   signRange,
 } from "../kernels/muon.js";
-import type { FloatArray, TensorSpec } from "../params/layout.js";
+import type { FloatArray, Layout, TensorSpec } from "../params/layout.js";
 import type { DecoupledDecayOptions } from "./decoupledDecay.js";
 import { DECOUPLED_DECAY_OPTIONS, withDecoupledDecay } from "./decoupledDecay.js";
 import type { Hyper } from "./hyper.js";
@@ -59,18 +59,26 @@ import { checkBoolean, checkChoice, checkKnownOptions, checkNumber } from "./val
 /** The norms whose unit-ball LMO {@link scaleByLmo} takes. */
 export type LmoNorm = "spectral" | "linf" | "l2" | "l1";
 
-const NORMS: readonly LmoNorm[] = ["spectral", "linf", "l2", "l1"];
+/** Every {@link LmoNorm}, in the order error messages list them. */
+export const LMO_NORMS: readonly LmoNorm[] = ["spectral", "linf", "l2", "l1"];
 
 /** The default norm choice: spectral for matrices (two or more dimensions), ℓ∞ otherwise. */
 export const spectralForMatrices = (tensor: TensorSpec): LmoNorm =>
   tensor.shape.length >= 2 ? "spectral" : "linf";
 
-/** Options of {@link scaleByLmo}. */
-export interface ScaleByLmoOptions extends OrthogonalizationOptions {
+/** The norm, radius and Newton–Schulz settings of the LMO transforms. */
+export interface LmoNormOptions extends OrthogonalizationOptions {
   /** The norm, for all tensors or per tensor (default {@link spectralForMatrices}). */
   norm?: LmoNorm | ((tensor: TensorSpec) => LmoNorm);
   /** Radius ρ > 0 of the norm ball, for all tensors or per tensor (default 1). */
   radius?: number | ((tensor: TensorSpec) => number);
+}
+
+/** The option names of {@link LmoNormOptions}. */
+export const LMO_NORM_OPTIONS: readonly string[] = ["norm", "radius", ...ORTHOGONALIZATION_OPTIONS];
+
+/** Options of {@link scaleByLmo}. */
+export interface ScaleByLmoOptions extends LmoNormOptions {
   /** Momentum μ ∈ [0, 1) of the gradient EMA fed to the LMO (default 0). */
   momentum?: number;
   /** Feed the LMO Muon's Nesterov look-ahead (1−μ)·G + μ·m (default false). */
@@ -85,43 +93,52 @@ export interface LmoState extends State {
   count: number;
 }
 
-/** What {@link scaleByLmo} does with one tensor, resolved once per layout. */
-interface TensorPlan {
+/** The norm and radius of one tensor, resolved once per layout. */
+export interface LmoTensorPlan {
+  /** The tensor's norm. */
   readonly norm: LmoNorm;
+  /** The radius ρ of its ball. */
   readonly radius: number;
-  /** The matrix view, for the spectral norm. */
+  /** The matrix view, for the spectral norm (null for the others). */
   readonly matrix: MatrixShape | null;
 }
 
-const SCALE_OPTIONS = [
-  "norm",
-  "radius",
-  "momentum",
-  "nesterov",
-  "steepest",
-  ...ORTHOGONALIZATION_OPTIONS,
-];
+/**
+ * The per-tensor LMO of {@link LmoNormOptions}, shared by the transforms that step along it.
+ * Tensors are addressed by their index in the layout; the buffer is any buffer of the layout.
+ */
+export interface LmoOracle {
+  /**
+   * The plan of every tensor of `layout`, made (and checked: a norm or radius function's
+   * result, a spectral norm on a vector) when first asked for that layout.
+   */
+  plans(layout: Layout): readonly LmoTensorPlan[];
+  /**
+   * Replaces tensor `k` of `u` by the LMO of its unit ball at it (radius not applied). Returns
+   * ⟨input, LMO⟩, the dual norm of the input, when `withDual`; otherwise 1.
+   */
+  replace(u: FloatArray, layout: Layout, k: number, withDual: boolean): number;
+  /** The dual norm of tensor `k` of `u` (⟨u, NS(u)⟩ for spectral), leaving `u` as it is. */
+  dualNorm(u: FloatArray, layout: Layout, k: number): number;
+}
 
 /**
- * Replaces each tensor's gradient (or momentum) by ρ times the LMO of the chosen norm's unit
- * ball, optionally times its dual norm (the direction, before `−lr`).
+ * Checks the norm, radius and Newton–Schulz options (errors name `owner`) and builds their
+ * per-tensor LMO.
  */
-export function scaleByLmo(options: ScaleByLmoOptions = {}): GradientTransform<LmoState> {
-  const owner = "scaleByLmo";
-  checkKnownOptions(owner, options, SCALE_OPTIONS);
+export function lmoOracle(owner: string, options: LmoNormOptions): LmoOracle {
   const norm = options.norm ?? spectralForMatrices;
-  if (typeof norm !== "function") checkChoice(owner, "norm", norm, NORMS);
+  if (typeof norm !== "function") checkChoice(owner, "norm", norm, LMO_NORMS);
   const radius = options.radius ?? 1;
   if (typeof radius !== "function") checkNumber(owner, "radius", radius, { above: 0 });
-  const beta = checkBeta(owner, "momentum", options.momentum ?? 0);
-  const nesterov = checkBoolean(owner, "nesterov", options.nesterov ?? false);
-  const steepest = checkBoolean(owner, "steepest", options.steepest ?? false);
   const orthogonalize = orthogonalizer(owner, options);
 
-  const planFor = perLayout((layout): TensorPlan[] =>
+  const plans = perLayout((layout): LmoTensorPlan[] =>
     layout.tensors.map((t) => {
       const chosen =
-        typeof norm === "function" ? checkChoice(owner, `norm of ${t.name}`, norm(t), NORMS) : norm;
+        typeof norm === "function"
+          ? checkChoice(owner, `norm of ${t.name}`, norm(t), LMO_NORMS)
+          : norm;
       const rho =
         typeof radius === "function"
           ? checkNumber(owner, `radius of ${t.name}`, radius(t), { above: 0 })
@@ -133,50 +150,89 @@ export function scaleByLmo(options: ScaleByLmoOptions = {}): GradientTransform<L
       };
     }),
   );
-  // The spectral step with `steepest` needs the LMO's input after Newton–Schulz has run.
+  // The spectral dual norm needs the polar factor beside the matrix it came from.
   const scratchFor = perLayout((layout): FloatArray => layout.zeros());
+  const polarOf = (u: FloatArray, layout: Layout, k: number): FloatArray => {
+    const { rows, cols } = plans(layout)[k].matrix!;
+    const polar = tensorViews(scratchFor(layout), layout)[k];
+    orthogonalize(tensorViews(u, layout)[k], rows, cols, polar);
+    return polar;
+  };
+
+  return {
+    plans,
+    replace(u, layout, k, withDual) {
+      const { offset, size } = layout.tensors[k];
+      const end = offset + size;
+      const plan = plans(layout)[k];
+      let dual = 1;
+      if (plan.norm === "linf") {
+        if (withDual) dual = l1Norm(u, offset, end);
+        signRange(u, offset, end);
+      } else if (plan.norm === "l2") {
+        const length = Math.sqrt(dotRange(u, u, offset, end));
+        if (withDual) dual = length;
+        scaleRange(u, length > 0 ? 1 / length : 0, offset, end);
+      } else if (plan.norm === "l1") {
+        if (withDual) dual = maxNorm(u, offset, end);
+        largestCoordinateRange(u, offset, end);
+      } else {
+        const view = tensorViews(u, layout)[k];
+        if (withDual) {
+          const polar = polarOf(u, layout, k);
+          dual = dotRange(view, polar);
+          view.set(polar);
+        } else {
+          orthogonalize(view, plan.matrix!.rows, plan.matrix!.cols, view);
+        }
+      }
+      return dual;
+    },
+    dualNorm(u, layout, k) {
+      const { offset, size } = layout.tensors[k];
+      const end = offset + size;
+      const plan = plans(layout)[k];
+      if (plan.norm === "linf") return l1Norm(u, offset, end);
+      if (plan.norm === "l2") return Math.sqrt(dotRange(u, u, offset, end));
+      if (plan.norm === "l1") return maxNorm(u, offset, end);
+      return dotRange(tensorViews(u, layout)[k], polarOf(u, layout, k));
+    },
+  };
+}
+
+const SCALE_OPTIONS = ["momentum", "nesterov", "steepest", ...LMO_NORM_OPTIONS];
+
+/**
+ * Replaces each tensor's gradient (or momentum) by ρ times the LMO of the chosen norm's unit
+ * ball, optionally times its dual norm (the direction, before `−lr`).
+ */
+export function scaleByLmo(options: ScaleByLmoOptions = {}): GradientTransform<LmoState> {
+  const owner = "scaleByLmo";
+  checkKnownOptions(owner, options, SCALE_OPTIONS);
+  const oracle = lmoOracle(owner, options);
+  const beta = checkBeta(owner, "momentum", options.momentum ?? 0);
+  const nesterov = checkBoolean(owner, "nesterov", options.nesterov ?? false);
+  const steepest = checkBoolean(owner, "steepest", options.steepest ?? false);
 
   return {
     name: "scaleByLmo",
     init(layout) {
-      planFor(layout);
+      oracle.plans(layout);
       const state: LmoState = { count: 0 };
       if (beta > 0) state.mu = layout.zeros();
       return state;
     },
     update(u, state, ctx) {
       const { layout } = ctx;
-      const plan = planFor(layout);
+      const plans = oracle.plans(layout);
       const mu = beta > 0 ? (state.mu as FloatArray) : null;
-      const views = tensorViews(u, layout);
-      for (let k = 0; k < plan.length; k++) {
+      for (let k = 0; k < plans.length; k++) {
         const { offset, size } = layout.tensors[k];
         if (size === 0) continue;
         const end = offset + size;
         if (mu) muonMomentum(u, mu, beta, nesterov, offset, end);
-        const { norm: chosen, radius: rho, matrix } = plan[k];
-        let dual = 1;
-        if (chosen === "linf") {
-          if (steepest) dual = l1Norm(u, offset, end);
-          signRange(u, offset, end);
-        } else if (chosen === "l2") {
-          const length = Math.sqrt(dotRange(u, u, offset, end));
-          if (steepest) dual = length;
-          scaleRange(u, length > 0 ? 1 / length : 0, offset, end);
-        } else if (chosen === "l1") {
-          if (steepest) dual = maxNorm(u, offset, end);
-          largestCoordinateRange(u, offset, end);
-        } else {
-          if (steepest) {
-            const polar = tensorViews(scratchFor(layout), layout)[k];
-            orthogonalize(views[k], matrix!.rows, matrix!.cols, polar);
-            dual = dotRange(views[k], polar);
-            views[k].set(polar);
-          } else {
-            orthogonalize(views[k], matrix!.rows, matrix!.cols, views[k]);
-          }
-        }
-        scaleRange(u, rho * dual, offset, end);
+        const dual = oracle.replace(u, layout, k, steepest);
+        scaleRange(u, plans[k].radius * dual, offset, end);
       }
       state.count++;
     },
