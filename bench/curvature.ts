@@ -17,7 +17,7 @@
  * twice: with the default exact Hessian-vector product and with `hvpMode: "finite-difference"`
  * (two gradients per product).
  *
- * Targets (the curvature issue): SophiaG and SophiaH at k = 10 cost at most 1.25 AdamW steps,
+ * Targets: SophiaG and SophiaH at k = 10 cost at most 1.25 AdamW steps,
  * AdaHessian at most 3; M-FAC (m = 32) is reported without one. After the step table, the
  * oracles' own cost in gradients (same run, interleaved) explains the ratios.
  *

@@ -9,11 +9,12 @@
  * steps of every optimizer, in an order rotated from repeat to repeat. The table reports the
  * median block time ÷ 10, and as the ratio to AdamW the median over repeats of the block time ÷
  * AdamW's block time in the same repeat (blocks close in time share the machine's load, which
- * drifts on a shared machine). Within each step the gradient and the
- * update are timed apart, so the table also gives the update alone (median over the same blocks):
- * the optimizer's own cost. A block of 10 steps starting at a multiple of 10 holds exactly one
- * Shampoo root refresh (preconditionFrequency 10), one SOAP eigenbasis refresh and one K-FAC /
- * MKOR statistics update, so those ratios are amortized costs. K-FAC's eigendecompositions run
+ * drifts on a shared machine). Within each step the gradient and the update are timed apart, so
+ * the table also gives the update alone (median over the same blocks): the optimizer's own cost.
+ * A block of 10 steps starting at a multiple of 10 holds exactly one Shampoo root refresh
+ * (preconditionFrequency 10), one SOAP eigenbasis refresh and one K-FAC / MKOR statistics update,
+ * so those ratios are amortized costs; SPlus runs with its bases recomputed every 10 steps (its
+ * official default is 100) to hold one refresh per block as well. K-FAC's eigendecompositions run
  * every 100 steps (its reference default), so at most one timed block holds one and the median
  * leaves it out. Two untimed blocks per optimizer first compile every traced function.
  *
@@ -25,12 +26,14 @@
  *   (TRANSFORMER_CONFIG: 2 blocks, width 32, 2 heads, context 32, 16 windows per step). It has
  *   no layer statistics, so K-FAC and MKOR do not run on it.
  *
- * Muon, AdaGO, FISMO and Shampoo take every tensor with two or more dimensions and hand the rest
- * (biases, norm gains) to AdamW, as their catalog entries do; PSGD Kron and SOAP precondition
- * every tensor themselves. Hyperparameters are the implementations' defaults except the learning
- * rates (small, so that no run leaves the finite numbers) and Shampoo's preconditionFrequency.
+ * Muon, AdaGO, FISMO, AdaMuon, AdaMuon with the factored second moment and Shampoo take every
+ * tensor with two or more dimensions and hand the rest (biases, norm gains) to AdamW, as their
+ * catalog entries do; PSGD Kron, SOAP and SPlus precondition every tensor themselves, and the
+ * noise-adaptive LMO descent takes every tensor (spectral for matrices, sign descent otherwise).
+ * Hyperparameters are the implementations' defaults except the learning rates (small, so that no
+ * run leaves the finite numbers) and Shampoo's and SPlus's preconditionFrequency.
  *
- * Targets (the matrix-aware issue): Muon at most 1.5 AdamW steps, Shampoo with root updates
+ * Targets: Muon at most 1.5 AdamW steps, Shampoo with root updates
  * every 10 steps at most 2; the others are reported without one.
  *
  *     npx tsx bench/matrix.ts [-- --repeats 9 --only mlp,transformer]
@@ -38,7 +41,9 @@
 import { TRANSFORMER_CONFIG } from "../src/bench/problems.js";
 import { loadDigits } from "../src/data/digits.js";
 import { adamw } from "../src/optim/adam.js";
+import { adaMuon } from "../src/optim/adaMuon.js";
 import { adago } from "../src/optim/adago.js";
+import { factoredAdaMuon } from "../src/optim/factoredAdaMuon.js";
 import { fismo } from "../src/optim/fismo.js";
 import { kfac } from "../src/optim/kfac.js";
 import { mkor } from "../src/optim/mkor.js";
@@ -46,7 +51,9 @@ import { muonWithAdamw, routeMatrices } from "../src/optim/muon.js";
 import { Optimizer } from "../src/optim/optimizer.js";
 import { psgdKron } from "../src/optim/psgdKron.js";
 import { shampoo } from "../src/optim/shampoo.js";
+import { noiseAdaptiveLmo } from "../src/optim/noiseAdaptiveLmo.js";
 import { soap } from "../src/optim/soap.js";
+import { splus } from "../src/optim/splus.js";
 import type { GradientTransform } from "../src/optim/transform.js";
 import { denseNetwork } from "../src/oracles/denseLayers.js";
 import type { JaxObjective } from "../src/oracles/jax.js";
@@ -85,9 +92,12 @@ function parseArgs(given: string[]): Options {
   return options;
 }
 
-/** Steps per timed block: one Shampoo root, SOAP basis and K-FAC/MKOR statistics refresh each. */
+/**
+ * Steps per timed block: one Shampoo root, SOAP and SPlus basis and K-FAC/MKOR statistics
+ * refresh each.
+ */
 const BLOCK = 10;
-/** Shampoo's preconditionFrequency, as the issue's target states it. */
+/** Shampoo's preconditionFrequency, as its cost target states it. */
 const ROOT_INTERVAL = 10;
 /** Learning rate of AdamW and of the AdamW groups. */
 const ADAMW_RATE = 1e-3;
@@ -158,6 +168,32 @@ const CONTENDERS: readonly Contender[] = [
     model: "plain",
     baseline: "adamw",
     transform: () => soap({ learningRate: ADAMW_RATE }),
+  },
+  {
+    name: `splus, bases every ${BLOCK}`,
+    model: "plain",
+    baseline: "adamw",
+    transform: () => splus({ learningRate: 0.1, preconditionFrequency: BLOCK }),
+  },
+  {
+    name: "noise-adaptive-lmo",
+    model: "plain",
+    baseline: "adamw",
+    transform: () => noiseAdaptiveLmo({ learningRate: 0.1 }),
+  },
+  {
+    name: "ada-muon (+ adamw)",
+    model: "plain",
+    baseline: "adamw",
+    transform: () =>
+      routeMatrices({ matrices: adaMuon({ learningRate: ADAMW_RATE }), rest: restAdamw() }),
+  },
+  {
+    name: "factored-ada-muon (+ adamw)",
+    model: "plain",
+    baseline: "adamw",
+    transform: () =>
+      routeMatrices({ matrices: factoredAdaMuon({ learningRate: ADAMW_RATE }), rest: restAdamw() }),
   },
   {
     name: "adamw (dense-layer model)",

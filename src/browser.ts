@@ -91,6 +91,8 @@ export * from "./optim/psgdKron.js";
 export * from "./optim/shampoo.js";
 export * from "./optim/soap.js";
 export * from "./optim/adaMuon.js";
+export * from "./optim/factoredAdaMuon.js";
+export * from "./optim/splus.js";
 export * from "./optim/dampedNewton.js";
 export * from "./optim/gradientRegularizedNewton.js";
 export * from "./optim/saddleFreeNewton.js";

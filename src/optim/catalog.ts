@@ -17,6 +17,7 @@ import { ademamix } from "./ademamix.js";
 import { dampedNewton } from "./dampedNewton.js";
 import { diffGrad } from "./diffgrad.js";
 import { egn } from "./egn.js";
+import { factoredAdaMuon } from "./factoredAdaMuon.js";
 import { fismo } from "./fismo.js";
 import { gradientRegularizedNewton } from "./gradientRegularizedNewton.js";
 import { kfac } from "./kfac.js";
@@ -40,6 +41,7 @@ import { scaledGD } from "./scaledGD.js";
 import { sgd } from "./sgd.js";
 import { shampoo } from "./shampoo.js";
 import { soap } from "./soap.js";
+import { splus } from "./splus.js";
 import { sophiaG, sophiaH } from "./sophia.js";
 
 /** Kind of method, for grouping in tables. */
@@ -535,6 +537,31 @@ export const catalog: readonly OptimizerEntry[] = [
     defaultLearningRate: 0.01,
     create: ({ learningRate }) =>
       routeMatrices({ matrices: adaMuon({ learningRate }), rest: adamw({ learningRate }) }),
+  },
+  {
+    name: "factored-ada-muon",
+    title: "AdaMuon with a factored second moment (AdamW for non-matrices)",
+    paper:
+      'Frans, Abbeel & Levine, "What Really Matters in Matrix-Whitening Optimizers?", arXiv:2510.25000, 2025; Shazeer & Stern, "Adafactor: Adaptive Learning Rates with Sublinear Memory Cost", ICML 2018',
+    reference:
+      "kvfrans/matrix-whitening optimizers/adamuon.py (v_adafactor), with Adafactor's row/column normalization (the code's: compatibility \"matrix-whitening\")",
+    oracle: "valueAndGrad",
+    family: "matrix",
+    defaultLearningRate: 0.01,
+    create: ({ learningRate }) =>
+      routeMatrices({ matrices: factoredAdaMuon({ learningRate }), rest: adamw({ learningRate }) }),
+  },
+  {
+    name: "splus",
+    title: "SPlus",
+    paper:
+      'Frans, Levine & Abbeel, "A Stable Whitening Optimizer for Efficient Neural Network Training", arXiv:2506.07254, 2025',
+    reference:
+      "kvfrans/splus optax/splus.py (vectors get sign descent at 0.001× the step, as there; evaluate with splusEvaluationParams)",
+    oracle: "valueAndGrad",
+    family: "matrix",
+    defaultLearningRate: 0.1,
+    create: ({ learningRate }) => splus({ learningRate }),
   },
   {
     name: "psgd-kron",
