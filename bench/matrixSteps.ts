@@ -36,14 +36,25 @@
  * implementation's default, except that AdaGO's rate is floored at 1e-6 of its peak during the
  * warm-up from 0 (the table in the README was measured so).
  *
+ * Grid extension: a best rate at the grid's first (last) rate only bounds the result, so after a
+ * grid is swept, while the selected rate is the smallest (largest) rate tried, one more rate half
+ * a decade below (above) is swept and the selection rule applied again over all rates tried
+ * (src/bench/gridExtension.ts decides). At most 4 rates are added on each side; a rate where no
+ * seed reaches the target, or where every run diverges, stops extension past it. A result is
+ * marked "(grid edge)" only when its best rate is still at an edge after 4 extensions there.
+ * AdamW's grid is extended too, before the others run, since they use its rate on the tensors
+ * they leave to it and the ratios divide by its steps. `--quick` does not extend.
+ *
  * Seeds: 2 (base seed 1), fewer than the reproduction's 3 and 5 so that the whole sweep fits in
- * about a quarter of an hour on two cores. A seed that never reaches the target counts as the
- * whole budget in the mean, which is then a lower bound ("≥"). Steps are optimizer steps, not
- * time: a step of a matrix-aware optimizer costs more than AdamW's (bench/matrix.ts measures how
- * much).
+ * about a quarter of an hour on two cores (each rate added by extension costs two more runs). A
+ * seed that never reaches the target counts as the whole budget in the mean, which is then a
+ * lower bound ("≥"). Steps are optimizer steps, not time: a step of a matrix-aware optimizer
+ * costs more than AdamW's (bench/matrix.ts measures how much).
  *
  *     npx tsx bench/matrixSteps.ts [--quick] [--problem transformer|mlp]
  */
+import { nextGridRate } from "../src/bench/gridExtension.js";
+import type { RateTrial } from "../src/bench/gridExtension.js";
 import { TRANSFORMER_CONFIG } from "../src/bench/problems.js";
 import { MLP_DIGITS_LEARNING_RATES } from "../src/bench/learningRates.js";
 import { loadDigits } from "../src/data/digits.js";
@@ -60,7 +71,7 @@ import { shakespeareTransformer } from "../src/oracles/problems/shakespeareTrans
 import type { TensorSpec } from "../src/params/layout.js";
 import type { ParamSet } from "../src/params/paramset.js";
 import type { TrainingModel } from "../src/reproduce/common.js";
-import { atEdge, round3, trainAndMonitor, warmUp } from "../src/reproduce/common.js";
+import { round3, trainAndMonitor, warmUp } from "../src/reproduce/common.js";
 import type { ReachSummary } from "../src/reproduce/digitsMlp.js";
 import { bestByReach, openDigitsSeed, reachOf } from "../src/reproduce/digitsMlp.js";
 import type { MuonStepsPlan } from "../src/reproduce/muonVsAdamw.js";
@@ -76,8 +87,10 @@ import {
 const BASE_SEED = 1;
 /** Seeds per setting. */
 const SEEDS = 2;
-/** Shampoo's root-inverse interval, as the matrix-aware issue states it. */
+/** Shampoo's root-inverse interval. */
 const ROOT_INTERVAL = 10;
+/** Rates a grid may gain below its first rate, and above its last (see the file header). */
+const MAX_EXTENSIONS_PER_SIDE = 4;
 
 type ProblemName = "transformer" | "mlp";
 
@@ -312,10 +325,23 @@ type MlpPlan = ReturnType<typeof muonVsAdamwPlan>["mlp"];
 /** One optimizer's sweep on one problem. */
 interface SweepResult {
   readonly name: string;
+  /** The rates before any extension. */
+  readonly initialGrid: readonly number[];
+  /** Every rate tried, ascending. */
   readonly grid: readonly number[];
+  /** The outcome at each rate of `grid`. */
   readonly reaches: readonly ReachSummary[];
   readonly bestIndex: number;
+  /** Whether the best rate is still at an edge that may not be widened any further. */
+  readonly edgeLimited: boolean;
   readonly gridSource: string;
+}
+
+/** The runs at one rate, summarized. */
+interface RateOutcome {
+  readonly learningRate: number;
+  readonly reach: ReachSummary;
+  readonly trial: RateTrial;
 }
 
 async function sweep(
@@ -329,9 +355,8 @@ async function sweep(
 ): Promise<SweepResult> {
   const full = contender.grid(problem, plan);
   // The quick check keeps the two middle rates of a 4-rate grid.
-  const grid = quick && full.length > 2 ? full.slice(1, 3) : full;
-  const reaches: ReachSummary[] = [];
-  for (const learningRate of grid) {
+  const initialGrid = quick && full.length > 2 ? full.slice(1, 3) : full;
+  const runRate = async (learningRate: number): Promise<RateOutcome> => {
     const runs = [];
     for (const model of models) {
       const training = contender.needsLayerStatistics ? model.withStatistics : model.plain;
@@ -351,17 +376,50 @@ async function sweep(
       );
     }
     const reach = reachOf(runs, plan.target, plan.steps);
-    reaches.push(reach);
     console.error(
       `${problem} ${contender.name} lr ${learningRate}: reached ${reach.reached}/${runs.length}, ` +
         `steps ${reach.steps.map((s) => s ?? "-").join(", ")}, final loss ${reach.meanFinalLoss.toPrecision(4)}`,
     );
+    const diverged = runs.filter((r) => r.diverged).length;
+    return {
+      learningRate,
+      reach,
+      trial: { learningRate, runs: runs.length, reached: reach.reached, diverged },
+    };
+  };
+  const outcomes: RateOutcome[] = [];
+  for (const learningRate of initialGrid) outcomes.push(await runRate(learningRate));
+  // Sorted by rate, so that ties are selected as on a grid that wide from the start.
+  const selectBest = (): number => {
+    outcomes.sort((a, b) => a.learningRate - b.learningRate);
+    return bestByReach(outcomes.map((o) => o.reach));
+  };
+  let bestIndex = selectBest();
+  let edgeLimited = false;
+  while (!quick) {
+    const step = nextGridRate({
+      trials: outcomes.map((o) => o.trial),
+      bestRate: outcomes[bestIndex].learningRate,
+      initialGrid,
+      maxExtensionsPerSide: MAX_EXTENSIONS_PER_SIDE,
+    });
+    if (step.action === "stop") {
+      edgeLimited = step.reason === "limit";
+      break;
+    }
+    console.error(
+      `${problem} ${contender.name}: best rate at the grid's edge, trying ${step.direction}`,
+    );
+    outcomes.push(await runRate(step.learningRate));
+    bestIndex = selectBest();
   }
   return {
     name: contender.name,
-    grid,
-    reaches,
-    bestIndex: bestByReach(reaches),
+    initialGrid,
+    grid: outcomes.map((o) => o.learningRate),
+    reaches: outcomes.map((o) => o.reach),
+    bestIndex,
+    edgeLimited,
     gridSource: contender.gridSource,
   };
 }
@@ -420,10 +478,11 @@ function formatTable(results: readonly ProblemResult[]): string {
         best.reached === 0 || adamwReach.reached === 0
           ? "-"
           : `${(best.meanSteps / adamwReach.meanSteps).toFixed(2)}×`;
+      const added = s.grid.length - s.initialGrid.length;
       lines.push(
-        `| ${s.name} | ${r.problem} | ${s.grid[0]} … ${s.grid[s.grid.length - 1]} | ` +
-          `${lr}${atEdge(s.grid, lr) ? " (edge)" : ""} | ${best.reached}/${best.steps.length} | ` +
-          `${formatSteps(best)} | ${ratio} |`,
+        `| ${s.name} | ${r.problem} | ${s.grid[0]} … ${s.grid[s.grid.length - 1]} (${s.grid.length}` +
+          `${added > 0 ? `, ${added} added` : ""}) | ${lr}${s.edgeLimited ? " (grid edge)" : ""} | ` +
+          `${best.reached}/${best.steps.length} | ${formatSteps(best)} | ${ratio} |`,
       );
     }
   }
@@ -447,11 +506,26 @@ async function main(): Promise<void> {
     "'≥': some seed missed the target and counts as the whole budget. × AdamW: mean steps ÷ AdamW's.\n",
   );
   console.log(formatTable(results));
+  console.log(
+    "\nEvery rate tried: seeds reached, steps to target, mean final loss ('*': selected).",
+  );
+  for (const r of results) {
+    for (const s of r.sweeps) {
+      const rates = s.grid.map((lr, i) => {
+        const reach = s.reaches[i];
+        const mark = i === s.bestIndex ? "*" : "";
+        return `${lr}${mark} ${reach.reached}/${reach.steps.length} ${formatSteps(reach)} ${reach.meanFinalLoss.toPrecision(3)}`;
+      });
+      console.log(`  ${r.problem} ${s.name}: ${rates.join("; ")}`);
+    }
+  }
   console.log("\nGrid centres (four rates half a decade apart):");
   for (const r of results) {
     for (const s of r.sweeps) console.log(`  ${r.problem} ${s.name}: ${s.gridSource}`);
   }
-  if (quick) console.log("\nQuick check only: loose targets, short budgets, two rates.");
+  if (quick) {
+    console.log("\nQuick check only: loose targets, short budgets, two rates, no grid extension.");
+  }
 }
 
 await main();
