@@ -3,18 +3,20 @@
  * values.
  *
  * For d = 1M and 16M, each round times, one after the other: a copy of a d-element Float32Array
- * into another (`dst.set(src)`), the JavaScript `fillNormal`, and the WebAssembly SIMD fill of
- * `useFastRandom()` on one thread and on worker threads; the table reports median(fill) /
+ * into another (`dst.set(src)`); the float64-definition Gaussians (`fillNormal`) and the
+ * float32-native ones (`fillNormalFloat32`), each in JavaScript and in the WebAssembly SIMD fill
+ * of `useFastRandom()` on one thread and on worker threads. The table reports median(fill) /
  * median(copy) (the target is 10× or less) and the median nanoseconds per sample. Timing them
  * interleaved, in one run, keeps the ratio meaningful on a shared machine. The uniform and
  * Rademacher fills (JavaScript) are listed for comparison. Every fast fill is checked against
- * `fillNormal` on its first round.
+ * its JavaScript definition before timing.
  *
  *     npx tsx bench/random.ts [-- --sizes 1M,16M --repeats 7 --threads 2 --grain 32768]
  */
+import type { FloatBuffer } from "../src/random/distributions.js";
 import { fillNormal, fillRademacher, fillUniform } from "../src/random/distributions.js";
-import type { FastRandom } from "../src/random/fast.js";
 import { useFastRandom } from "../src/random/fast.js";
+import { fillNormalFloat32 } from "../src/random/normalFloat32.js";
 
 interface Options {
   sizes: number[];
@@ -77,13 +79,15 @@ function label(n: number): string {
   return n % 2 ** 20 === 0 ? `${n / 2 ** 20}M` : n % 1024 === 0 ? `${n / 1024}K` : String(n);
 }
 
-/** Throws unless `fast` fills the same bits as fillNormal. */
-function check(fast: FastRandom, out: Float32Array, seed: number, stream: number, name: string) {
-  const expected = fillNormal(new Float32Array(out.length), seed, stream);
-  fast.fillNormal(out, seed, stream);
+type Fill = (out: Float32Array, seed: number, stream: number) => FloatBuffer;
+
+/** Throws unless `fast` fills the same bits as its JavaScript definition `reference`. */
+function check(fast: Fill, reference: Fill, out: Float32Array, name: string): void {
+  const expected = reference(new Float32Array(out.length), 11, 3);
+  fast(out, 11, 3);
   for (let i = 0; i < out.length; i++) {
     if (!Object.is(out[i], expected[i])) {
-      throw new Error(`${name}: sample ${i} is ${out[i]}, fillNormal gives ${expected[i]}`);
+      throw new Error(`${name}: sample ${i} is ${out[i]}, JavaScript gives ${expected[i]}`);
     }
   }
 }
@@ -92,9 +96,10 @@ async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const single = await useFastRandom({ threads: 1 });
   const threaded = await useFastRandom({ threads: options.threads, grain: options.grain });
-  if (!single.enabled)
-    console.log("WebAssembly SIMD is unavailable: the fast fills run fillNormal");
-  const threadedName = `WebAssembly SIMD, ${threaded.threads} threads`;
+  if (!single.enabled) {
+    console.log("WebAssembly SIMD is unavailable: the fast fills run their JavaScript definitions");
+  }
+  const threads = `${threaded.threads} threads`;
   console.log(
     `Gaussian float32 fill vs one float32 copy (median of ${options.repeats}, interleaved)\n`,
   );
@@ -103,13 +108,29 @@ async function main(): Promise<void> {
     const src = new Float32Array(n).fill(1);
     const dst = new Float32Array(n);
     const out = new Float32Array(n);
-    check(single, out, 11, 3, "WebAssembly SIMD, 1 thread");
-    check(threaded, out, 11, 3, threadedName);
+    const fills: [string, Fill, Fill][] = [
+      ["fillNormal, WASM SIMD, 1 thread", single.fillNormal.bind(single), fillNormal],
+      [`fillNormal, WASM SIMD, ${threads}`, threaded.fillNormal.bind(threaded), fillNormal],
+      [
+        "fillNormalFloat32, WASM SIMD, 1 thread",
+        single.fillNormalFloat32.bind(single),
+        fillNormalFloat32,
+      ],
+      [
+        `fillNormalFloat32, WASM SIMD, ${threads}`,
+        threaded.fillNormalFloat32.bind(threaded),
+        fillNormalFloat32,
+      ],
+    ];
+    for (const [name, fast, reference] of fills) check(fast, reference, out, name);
     const cases: [string, () => void][] = [
       ["copy (dst.set(src))", () => dst.set(src)],
       ["fillNormal (JavaScript)", () => fillNormal(out, 1, 2)],
-      ["WebAssembly SIMD, 1 thread", () => single.fillNormal(out, 1, 2)],
-      [threadedName, () => threaded.fillNormal(out, 1, 2)],
+      [fills[0][0], () => fills[0][1](out, 1, 2)],
+      [fills[1][0], () => fills[1][1](out, 1, 2)],
+      ["fillNormalFloat32 (JavaScript)", () => fillNormalFloat32(out, 1, 2)],
+      [fills[2][0], () => fills[2][1](out, 1, 2)],
+      [fills[3][0], () => fills[3][1](out, 1, 2)],
       ["fillUniform (JavaScript)", () => fillUniform(out, 1, 2)],
       ["fillRademacher (JavaScript)", () => fillRademacher(out, 1, 2)],
     ];
@@ -125,12 +146,12 @@ async function main(): Promise<void> {
     const copy = median(times[0]);
     console.log(`d = ${label(n)} (${n} samples)`);
     console.log(
-      `  ${"".padEnd(34)}${"ms".padStart(9)}${"ns/sample".padStart(11)}${"÷ copy".padStart(9)}`,
+      `  ${"".padEnd(42)}${"ms".padStart(9)}${"ns/sample".padStart(11)}${"÷ copy".padStart(9)}`,
     );
     for (let c = 0; c < cases.length; c++) {
       const t = median(times[c]);
       console.log(
-        `  ${cases[c][0].padEnd(34)}${t.toFixed(2).padStart(9)}` +
+        `  ${cases[c][0].padEnd(42)}${t.toFixed(2).padStart(9)}` +
           `${((t / n) * 1e6).toFixed(2).padStart(11)}${(t / copy).toFixed(1).padStart(9)}`,
       );
     }

@@ -1,7 +1,8 @@
 // The random layer inside headless Chromium (another JavaScript engine build than the Node.js
 // running the tests): the library's browser entry, bundled with esbuild, must reproduce the
 // golden vectors of test/fixtures/random-golden.json bit for bit, on the JavaScript fills, on
-// the WebAssembly Gaussian fill, and in a Web Worker.
+// the WebAssembly Gaussian fills (the float64 definition's and the float32-native one), and in a
+// Web Worker.
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import type { Server } from "node:http";
@@ -29,10 +30,17 @@ interface PageGlobals {
   golden: typeof Golden;
 }
 
+/** The Gaussians of one slice from the WebAssembly fills. */
+interface SliceGaussians {
+  normal64: string[];
+  normal32: string[];
+  normalFloat32: string[];
+}
+
 /** What the Web Worker posts back. */
 interface WorkerResult {
   records: GoldenRecord[];
-  windows: { normal64: string[]; normal32: string[] }[];
+  windows: SliceGaussians[];
   enabled: boolean;
 }
 
@@ -45,11 +53,11 @@ interface PageWorkers {
   };
 }
 
-/** The normal samples of each slice from the WebAssembly fill, and how that fill ran. */
+/** The normal samples of each slice from the WebAssembly fills, and how those fills ran. */
 interface FastResult {
   enabled: boolean;
   threads: number;
-  windows: { normal64: string[]; normal32: string[] }[];
+  windows: SliceGaussians[];
 }
 
 const golden = JSON.parse(
@@ -84,7 +92,10 @@ onmessage = async (event) => {
   const fast = await descend.useFastRandom();
   postMessage({
     records: golden.goldenRecords(descend, slices),
-    windows: slices.map((s) => golden.normalFromWindow(fast.fillNormal.bind(fast), s)),
+    windows: slices.map((s) => ({
+      ...golden.normalFromWindow(fast.fillNormal.bind(fast), s),
+      normalFloat32: golden.normalFloat32FromWindow(fast.fillNormalFloat32.bind(fast), s),
+    })),
     enabled: fast.enabled,
   });
 };
@@ -179,14 +190,17 @@ describe("random numbers in headless Chromium", { timeout: 60_000 }, () => {
     }
   });
 
-  it("the WebAssembly Gaussian fill reproduces the golden Gaussians bit for bit", async () => {
+  it("the WebAssembly Gaussian fills reproduce the golden Gaussians bit for bit", async () => {
     const result: FastResult = await page().evaluate(async (list) => {
       const { descend, golden: helpers } = globalThis as unknown as PageGlobals;
       const fast = await descend.useFastRandom();
       return {
         enabled: fast.enabled,
         threads: fast.threads,
-        windows: list.map((s) => helpers.normalFromWindow(fast.fillNormal.bind(fast), s)),
+        windows: list.map((s) => ({
+          ...helpers.normalFromWindow(fast.fillNormal.bind(fast), s),
+          normalFloat32: helpers.normalFloat32FromWindow(fast.fillNormalFloat32.bind(fast), s),
+        })),
       };
     }, slices);
     assert.equal(result.enabled, true, "WebAssembly SIMD is available in Chromium");
@@ -194,6 +208,7 @@ describe("random numbers in headless Chromium", { timeout: 60_000 }, () => {
     for (let k = 0; k < slices.length; k++) {
       assert.deepEqual(result.windows[k].normal64, golden.records[k].normal64);
       assert.deepEqual(result.windows[k].normal32, golden.records[k].normal32);
+      assert.deepEqual(result.windows[k].normalFloat32, golden.records[k].normalFloat32);
     }
   });
 
@@ -214,6 +229,7 @@ describe("random numbers in headless Chromium", { timeout: 60_000 }, () => {
     for (let k = 0; k < slices.length; k++) {
       assert.deepEqual(result.windows[k].normal64, golden.records[k].normal64);
       assert.deepEqual(result.windows[k].normal32, golden.records[k].normal32);
+      assert.deepEqual(result.windows[k].normalFloat32, golden.records[k].normalFloat32);
     }
   });
 

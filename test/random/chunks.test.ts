@@ -14,6 +14,7 @@ import {
   fillRademacher,
   fillUniform,
 } from "../../src/random/distributions.js";
+import { fillNormalFloat32 } from "../../src/random/normalFloat32.js";
 import { fillBits } from "../../src/random/philox.js";
 
 type Buffer = Float32Array | Float64Array | Int8Array | Uint32Array;
@@ -74,6 +75,8 @@ const jsFills: [string, Fill, () => Buffer][] = [
   ["uniform float32", fillUniform as Fill, () => new Float32Array(1500)],
   ["normal float64", fillNormal as Fill, () => new Float64Array(1500)],
   ["normal float32", fillNormal as Fill, () => new Float32Array(1500)],
+  ["float32-native normal", fillNormalFloat32 as Fill, () => new Float32Array(1500)],
+  ["float32-native normal, widened", fillNormalFloat32 as Fill, () => new Float64Array(1500)],
   ["exponential float64", fillExponential as Fill, () => new Float64Array(1500)],
   ["rademacher", fillRademacher as Fill, () => new Int8Array(1500)],
 ];
@@ -118,6 +121,21 @@ describe("chunked generation equals one call", () => {
       }
     });
   }
+
+  it("WebAssembly float32-native normal: pieces of any length, any order, two threads", () => {
+    assert.ok(fast?.enabled);
+    const next = lcg(32);
+    const fastFill = fast.fillNormalFloat32.bind(fast) as Fill;
+    for (let trial = 0; trial < 6; trial++) {
+      const n = 20000 + next(5000);
+      const start = trial === 5 ? 2 ** 53 - n : next(2 ** 30) * 2 ** 21 + next(2 ** 21);
+      const seed = trial === 0 ? 0 : next(2 ** 31);
+      const whole = fillNormalFloat32(new Float32Array(n), seed, trial, start);
+      const pieces = new Float32Array(n);
+      fillInPieces(fastFill, pieces, seed, trial, start, 1 + next(6000), next);
+      assertSameBits(pieces, whole, `trial ${trial}`);
+    }
+  });
 });
 
 /** The fills a worker and the main thread both compute. */
@@ -131,6 +149,8 @@ const WORK = [
   { kind: "rademacher", seed: 8, stream: 4, start: 31, count: 300 },
   { kind: "fastNormal32", seed: 6, stream: 6, start: 2 ** 33 - 1001, count: 70001 },
   { kind: "fastNormal64", seed: 6, stream: 6, start: 2 ** 33 - 1001, count: 70001 },
+  { kind: "normalFloat32", seed: 0, stream: 0, start: 3, count: 301 },
+  { kind: "fastNormalFloat32", seed: 6, stream: 6, start: 2 ** 34 - 1001, count: 70001 },
 ] as const;
 
 // Runs in the worker, and in the main thread, against the library module `lib`: every fill of
@@ -147,6 +167,8 @@ const COMPUTE = `async function compute(lib, work) {
     const fill =
       w.kind === "bits" ? lib.fillBits
       : w.kind.startsWith("uniform") ? lib.fillUniform
+      : w.kind === "normalFloat32" ? lib.fillNormalFloat32
+      : w.kind === "fastNormalFloat32" ? fast.fillNormalFloat32.bind(fast)
       : w.kind.startsWith("normal") ? lib.fillNormal
       : w.kind.startsWith("exponential") ? lib.fillExponential
       : w.kind === "rademacher" ? lib.fillRademacher
@@ -199,5 +221,7 @@ describe("a worker thread computes the same bits as the main thread", () => {
     // And the fast fill equals the JavaScript one on both sides.
     const normal = fillNormal(new Float32Array(70001), 6, 6, 2 ** 33 - 1001);
     assert.deepEqual(here[7], new Uint8Array(normal.buffer));
+    const native = fillNormalFloat32(new Float32Array(70001), 6, 6, 2 ** 34 - 1001);
+    assert.deepEqual(here[10], new Uint8Array(native.buffer));
   });
 });

@@ -8,6 +8,7 @@ import type {
   fillRademacher,
   fillUniform,
 } from "../../src/random/distributions.js";
+import type { fillNormalFloat32 } from "../../src/random/normalFloat32.js";
 import type { fillBits } from "../../src/random/philox.js";
 
 /** A range of one stream: elements start … start + count − 1 of (seed, stream). */
@@ -26,6 +27,8 @@ export interface GoldenRecord extends GoldenSlice {
   normal64: string[];
   /** fillNormal into a Float32Array: 8 hex digits of each IEEE single. */
   normal32: string[];
+  /** fillNormalFloat32 (the float32-native sequence) into a Float32Array. */
+  normalFloat32: string[];
   /** fillUniform into a Float64Array. */
   uniform64: string[];
   /** fillUniform into a Float32Array. */
@@ -40,6 +43,7 @@ export interface GoldenRecord extends GoldenSlice {
 export interface RandomApi {
   fillBits: typeof fillBits;
   fillNormal: typeof fillNormal;
+  fillNormalFloat32: typeof fillNormalFloat32;
   fillUniform: typeof fillUniform;
   fillExponential: typeof fillExponential;
   fillRademacher: typeof fillRademacher;
@@ -109,6 +113,7 @@ export function goldenRecord(api: RandomApi, slice: GoldenSlice): GoldenRecord {
     bits: Array.from(api.fillBits(new Uint32Array(count), seed, stream, start), wordHex),
     normal64: floatHex(api.fillNormal(new Float64Array(count), seed, stream, start)),
     normal32: floatHex(api.fillNormal(new Float32Array(count), seed, stream, start)),
+    normalFloat32: floatHex(api.fillNormalFloat32(new Float32Array(count), seed, stream, start)),
     uniform64: floatHex(api.fillUniform(new Float64Array(count), seed, stream, start)),
     uniform32: floatHex(api.fillUniform(new Float32Array(count), seed, stream, start)),
     exponential64: floatHex(api.fillExponential(new Float64Array(count), seed, stream, start)),
@@ -150,4 +155,20 @@ export function normalFromWindow(
     normal64: pick(fill(new Float64Array(count), slice.seed, slice.stream, start)),
     normal32: pick(fill(new Float32Array(count), slice.seed, slice.stream, start)),
   };
+}
+
+/**
+ * The slice's float32-native normal samples (hex) taken from the middle of a larger fill around
+ * it: a fill that starts at a multiple of 4 and whose length is a multiple of 32, so a fast path
+ * computes every sample of the slice itself rather than handing the ends back to
+ * `fillNormalFloat32`.
+ */
+export function normalFloat32FromWindow(fill: NormalFill, slice: GoldenSlice): string[] {
+  const limit = 2 ** 53;
+  const count = Math.ceil((slice.count + 512) / 32) * 32;
+  let start = Math.max(0, 4 * Math.floor((slice.start - 256) / 4));
+  if (start + count > limit) start = limit - count;
+  const offset = slice.start - start;
+  const values = fill(new Float32Array(count), slice.seed, slice.stream, start);
+  return floatHex(values.subarray(offset, offset + slice.count));
 }

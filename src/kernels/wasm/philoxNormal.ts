@@ -2,15 +2,8 @@
  * Philox4x32-10 and the Box–Muller transform as one WebAssembly SIMD kernel: standard normal
  * samples, bit-identical to the JavaScript `fillNormal` of the random layer.
  *
- * Philox: Salmon, Moraes, Dror & Shaw, "Parallel Random Numbers: As Easy as 1, 2, 3", SC 2011.
- * One round on the words (x0, x1, x2, x3) with round key (k0, k1):
- *
- *     (hi0, lo0) = M0 · x0,   (hi1, lo1) = M1 · x2          (32×32 → 64-bit products)
- *     (x0, x1, x2, x3) ← (hi1 ⊕ x1 ⊕ k0,  lo1,  hi0 ⊕ x3 ⊕ k1,  lo0)
- *     (k0, k1) ← (k0 + W0, k1 + W1) mod 2^32                 (before every round but the first)
- *
- * Constants M0 = 0xD2511F53, M1 = 0xCD9E8D57, W0 = 0x9E3779B9, W1 = 0xBB67AE85, ten rounds:
- * Random123 (DEShawResearch/random123 @ 9545ff6, include/Random123/philox.h).
+ * Philox4x32-10 comes from philoxSimd.ts (Salmon, Moraes, Dror & Shaw, SC 2011), four blocks per
+ * vector of 32-bit lanes.
  *
  * Box–Muller (Box & Muller, "A Note on the Generation of Random Normal Deviates", Ann. Math.
  * Statist. 1958) on block b = (x0, x1, x2, x3):
@@ -32,8 +25,11 @@
  * pairs are then computed two blocks at a time in float64 lanes. A group is four blocks, eight
  * samples.
  */
-import type { ValType } from "./encoder.js";
-import { FunctionBody, I32, ModuleBuilder, V128, op, unsignedLeb } from "./encoder.js";
+import type { FunctionBody } from "./encoder.js";
+import { I32, ModuleBuilder, op } from "./encoder.js";
+import { firstBlock, philoxKeys, philoxRounds } from "./philoxSimd.js";
+import type { Expr, Vectors } from "./simdEmitter.js";
+import { Emitter, V, each, horner, same, zip } from "./simdEmitter.js";
 
 /** Samples written per group (four Philox blocks of two samples each). */
 export const NORMAL_GROUP = 8;
@@ -51,12 +47,6 @@ export const NORMAL_KERNEL_NAMES: readonly string[] = [
   normalKernelName("f32"),
   normalKernelName("f64"),
 ];
-
-// Philox4x32 multipliers and Weyl key increments (Random123's PHILOX_M4x32_* and W32_*).
-const M0 = 0xd2511f53;
-const M1 = 0xcd9e8d57;
-const W0 = 0x9e3779b9;
-const W1 = 0xbb67ae85;
 
 // The constants of the portable log / sin / cos, written as the same expressions so that they
 // are the same doubles.
@@ -100,173 +90,6 @@ const TWO_POW_26 = 67108864;
 const TWO_POW_MINUS_53 = 1 / 9007199254740992;
 /** 2^52: a 32-bit integer e placed in the low mantissa bits of 2^52 reads as 2^52 + e. */
 const TWO_POW_52 = 4503599627370496;
-
-// The SIMD opcodes used (after the 0xfd prefix), from the WebAssembly SIMD specification.
-const V = {
-  store: 0x0b,
-  const: 0x0c,
-  i32x4Splat: 0x11,
-  i32x4LtU: 0x3a,
-  f64x2Gt: 0x4a,
-  and: 0x4e,
-  or: 0x50,
-  xor: 0x51,
-  bitselect: 0x52,
-  f32x4DemoteF64x2Zero: 0x5e,
-  i32x4Shl: 0xab,
-  i32x4ShrU: 0xad,
-  i32x4Add: 0xae,
-  i32x4Sub: 0xb1,
-  i64x2ShrU: 0xcd,
-  i64x2ExtmulLowI32x4U: 0xde,
-  i64x2ExtmulHighI32x4U: 0xdf,
-  f64x2Sqrt: 0xef,
-  f64x2Add: 0xf0,
-  f64x2Sub: 0xf1,
-  f64x2Mul: 0xf2,
-  f64x2Div: 0xf3,
-  f64x2ConvertLowI32x4S: 0xfe,
-} as const;
-
-/** A value computed onto the stack. */
-type Expr = () => void;
-
-/** Little-endian bytes of four 32-bit words. */
-function wordBytes(words: readonly number[]): number[] {
-  const bytes: number[] = [];
-  for (const w of words) bytes.push(w & 0xff, (w >>> 8) & 0xff, (w >>> 16) & 0xff, w >>> 24);
-  return bytes;
-}
-
-/** Little-endian bytes of a float64 repeated in both lanes. */
-function doubleBytes(value: number): number[] {
-  const view = new DataView(new ArrayBuffer(8));
-  view.setFloat64(0, value, true);
-  const lane = Array.from(new Uint8Array(view.buffer));
-  return [...lane, ...lane];
-}
-
-/** The kernel's function body with helpers that keep the emitted code readable. */
-class Emitter {
-  readonly f: FunctionBody;
-  private readonly constants = new Map<string, number>();
-  private readonly prologue: number[] = [];
-
-  constructor(params: readonly ValType[]) {
-    this.f = new FunctionBody(params);
-  }
-
-  /**
-   * A v128 constant, set once into a local at the start of the function (the compiler may still
-   * rematerialise it where used, which costs less than keeping forty constants in registers).
-   */
-  constant(bytes: number[]): Expr {
-    const key = bytes.join(",");
-    let local = this.constants.get(key);
-    if (local === undefined) {
-      local = this.f.local(V128);
-      this.constants.set(key, local);
-      this.prologue.push(0xfd, V.const, ...bytes, op.localSet);
-      unsignedLeb(this.prologue, local);
-    }
-    const index = local;
-    return () => this.f.get(index);
-  }
-
-  /** The same float64 in both lanes. */
-  double(value: number): Expr {
-    return this.constant(doubleBytes(value));
-  }
-
-  /** The same 64-bit integer (given as its high and low words) in both lanes. */
-  long(high: number, low: number): Expr {
-    return this.constant(wordBytes([low, high, low, high]));
-  }
-
-  /** The same 32-bit integer in four lanes. */
-  word(value: number): Expr {
-    return this.constant(wordBytes([value, value, value, value]));
-  }
-
-  /** A SIMD instruction applied to the given operands. */
-  apply(opcode: number, ...operands: Expr[]): Expr {
-    return () => {
-      for (const operand of operands) operand();
-      this.f.simd(opcode);
-    };
-  }
-
-  /** `i8x16.shuffle a b lanes`. */
-  shuffle(a: Expr, b: Expr, lanes: readonly number[]): Expr {
-    return () => {
-      a();
-      b();
-      this.f.shuffle(lanes);
-    };
-  }
-
-  /** A shift of every lane by a constant count. */
-  shift(opcode: number, a: Expr, count: number): Expr {
-    return () => {
-      a();
-      this.f.i32(count);
-      this.f.simd(opcode);
-    };
-  }
-
-  /** Evaluates `value` into a new v128 local; returns the local's reader. */
-  bind(value: Expr): Expr {
-    const local = this.f.local(V128);
-    value();
-    this.f.set(local);
-    return () => this.f.get(local);
-  }
-
-  /** Evaluates each value into a new v128 local, in order. */
-  bindAll(values: readonly Expr[]): Expr[] {
-    return values.map((value) => this.bind(value));
-  }
-
-  /** Puts the constants' initialisation in front of the code emitted so far. */
-  finish(): FunctionBody {
-    this.f.code.unshift(...this.prologue);
-    return this.f;
-  }
-}
-
-/**
- * Several independent vectors of the same quantity. Each step is emitted for all of them before
- * the next step, so the processor finds independent instructions next to each other: the
- * kernel's long dependency chains (ten Philox rounds, the series) would otherwise leave most of
- * its execution units idle.
- */
-type Vectors = Expr[];
-
-/** Binary operation on matching vectors, each result bound to a local. */
-function zip(e: Emitter, opcode: number, a: Vectors, b: Vectors): Vectors {
-  return e.bindAll(a.map((x, i) => e.apply(opcode, x, b[i])));
-}
-
-/** Unary operation (or shift by a constant count), each result bound to a local. */
-function each(e: Emitter, a: Vectors, value: (x: Expr) => Expr): Vectors {
-  return e.bindAll(a.map(value));
-}
-
-/** A constant used with `count` vectors. */
-function same(x: Expr, count: number): Vectors {
-  return Array.from({ length: count }, () => x);
-}
-
-/** Horner's rule `c[0] + z·(c[1] + z·(… + z·c[n−1]))`, innermost product first. */
-function horner(e: Emitter, z: Vectors, coefficients: readonly number[]): Vectors {
-  const n = coefficients.length;
-  const constant = (c: number) => same(e.double(c), z.length);
-  let acc = zip(e, V.f64x2Mul, z, constant(coefficients[n - 1]));
-  for (let i = n - 2; i >= 1; i--) {
-    acc = zip(e, V.f64x2Mul, z, zip(e, V.f64x2Add, constant(coefficients[i]), acc));
-  }
-  return zip(e, V.f64x2Add, constant(coefficients[0]), acc);
-}
 
 /** Inputs of {@link boxMuller}: per vector, two blocks in lanes 0 and 1 of 32-bit vectors. */
 interface BlockPairs {
@@ -376,7 +199,7 @@ const INTERLEAVE = 2;
  * 2^32·base1, words c2, c3 the stream, k0, k1 the key) written at element 8g of the array at
  * byte address `out`. Requires 4·hi < 2^32 and hi − lo a multiple of {@link NORMAL_STEP}.
  */
-function normalKernel(type: NormalElementType): FunctionBody {
+export function normalKernel(type: NormalElementType): FunctionBody {
   const e = new Emitter([I32, I32, I32, I32, I32, I32, I32, I32, I32]);
   const n = INTERLEAVE;
   const f = e.f;
@@ -387,20 +210,8 @@ function normalKernel(type: NormalElementType): FunctionBody {
   const first0 = f.local(I32);
   const first1 = f.local(I32);
 
-  const splat = (scalar: () => void) =>
-    e.bind(() => {
-      scalar();
-      f.simd(V.i32x4Splat);
-    });
   // Round keys and the stream words, the same for every group.
-  const stream2 = splat(() => f.get(c2));
-  const stream3 = splat(() => f.get(c3));
-  const keys0: Expr[] = [];
-  const keys1: Expr[] = [];
-  for (let round = 0; round < 10; round++) {
-    keys0.push(splat(() => f.get(k0).i32(Math.imul(round, W0)).emit(op.i32Add)));
-    keys1.push(splat(() => f.get(k1).i32(Math.imul(round, W1)).emit(op.i32Add)));
-  }
+  const keys = philoxKeys(e, c2, c3, k0, k1);
 
   f.get(lo).set(group);
   f.get(out)
@@ -411,40 +222,8 @@ function normalKernel(type: NormalElementType): FunctionBody {
   f.block().loop();
   f.get(group).get(hi).emit(op.i32GeU).brIf(1);
 
-  // Counters of the iteration's blocks, carrying into the high word where the low one wraps.
-  f.get(base0).get(group).i32(2).emit(op.i32Shl, op.i32Add).set(first0);
-  f.get(base1).get(first0).get(base0).emit(op.i32LtU, op.i32Add).set(first1);
-  const start0 = splat(() => f.get(first0));
-  const start1 = splat(() => f.get(first1));
-  const offsets = Array.from({ length: n }, (_, j) =>
-    e.constant(wordBytes([4 * j, 4 * j + 1, 4 * j + 2, 4 * j + 3])),
-  );
-  let x0 = each(e, offsets, (offset) => e.apply(V.i32x4Add, start0, offset));
-  let x1 = each(e, x0, (low) => e.apply(V.i32x4Sub, start1, e.apply(V.i32x4LtU, low, start0)));
-  let x2 = same(stream2, n);
-  let x3 = same(stream3, n);
-
-  // The four 64-bit products x·m of each vector: high words and low words, each gathered.
-  const highLanes = [4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31];
-  const lowLanes = [0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27];
-  const products = (x: Vectors, m: Expr): [Vectors, Vectors] => {
-    const low = each(e, x, (v) => e.apply(V.i64x2ExtmulLowI32x4U, v, m));
-    const high = each(e, x, (v) => e.apply(V.i64x2ExtmulHighI32x4U, v, m));
-    return [
-      e.bindAll(low.map((l, i) => e.shuffle(l, high[i], highLanes))),
-      e.bindAll(low.map((l, i) => e.shuffle(l, high[i], lowLanes))),
-    ];
-  };
-  const m0 = e.word(M0);
-  const m1 = e.word(M1);
-  for (let round = 0; round < 10; round++) {
-    const [hi0, lo0] = products(x0, m0);
-    const [hi1, lo1] = products(x2, m1);
-    x0 = zip(e, V.xor, zip(e, V.xor, hi1, x1), same(keys0[round], n));
-    x1 = lo1;
-    x2 = zip(e, V.xor, zip(e, V.xor, hi0, x3), same(keys1[round], n));
-    x3 = lo0;
-  }
+  firstBlock(e, base0, base1, group, first0, first1);
+  const { x0, x1, x2, x3 } = philoxRounds(e, keys, first0, first1, n);
 
   const shift = (x: Vectors, count: number) => each(e, x, (v) => e.shift(V.i32x4ShrU, v, count));
   const int = (opcode: number, x: Vectors, y: Vectors) => zip(e, opcode, x, y);
