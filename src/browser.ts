@@ -120,10 +120,13 @@ export * from "./zo/record.js";
 export * from "./zo/directions.js";
 export {
   DIRECTION_CHUNK,
+  DIRECTION_CHUNK_DIVISOR,
   DirectionScratch,
+  MIN_DIRECTION_CHUNK,
   addDirection,
   addDirections,
   applyRecord,
+  directionChunkLength,
   forEachEstimateChunk,
   writeShifted,
 } from "./zo/apply.js";

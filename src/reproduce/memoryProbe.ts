@@ -1,9 +1,13 @@
 /**
  * Peak memory of one training step (or one forward pass) in Node.js, on both sides it lives:
  *
- * - JavaScript: heap objects and ArrayBuffer backing stores (`process.memoryUsage()`'s
- *   `heapUsed + arrayBuffers`; the jax-js wasm memory is not among them). A full garbage
- *   collection runs before every reading, so a reading is what is alive, not what is garbage.
+ * - JavaScript: heap objects and ArrayBuffer backing stores (the used bytes of V8's heap
+ *   spaces, machine code excepted, + `process.memoryUsage().arrayBuffers`; the jax-js wasm
+ *   memory is not among them). A full garbage collection runs before every reading, so a
+ *   reading is what is alive, not what is garbage. The code spaces are left out because the
+ *   machine code the JIT compiles and throws away moves them by tens of KiB from one reading to
+ *   the next whatever the operation does; that code is the program's, not data the operation
+ *   holds (a forward pass needs it as much as a training step).
  * - jax-js: the buffers of its WebAssembly backend. jax-js has no public count of them, so the
  *   probe wraps the backend's `malloc`, `incRef` and `decRef` (public methods of the backend
  *   object, which jax-js exports from an internal chunk under a minified alias) and keeps the
@@ -18,6 +22,13 @@
  * with its result (e.g. the optimizer and its state) still alive. A collection that the engine
  * starts on its own inside a call would hide part of that call's allocations; the probe watches
  * for one and repeats the operation when it happens.
+ *
+ * What remains of the heap's jitter (feedback, hidden classes and other bookkeeping of the JIT,
+ * and the hash tables of jax-js's allocator: up to about ten KiB) is tamed by repetition: the
+ * operation first runs unmeasured a few times, so that the engine has compiled and settled what
+ * it runs, and each figure is the median over several measurements. The start times of
+ * collections go into a buffer allocated once, so that the probe's own bookkeeping does not
+ * grow with the number of oracle calls.
  *
  * The collection is V8's `gc`, exposed at run time with `v8.setFlagsFromString("--expose-gc")`
  * when the process was not started with `--expose-gc`.
@@ -155,10 +166,18 @@ export async function collectGarbage(): Promise<void> {
   }
 }
 
-/** JavaScript heap and ArrayBuffer bytes now. */
+/** Bytes in V8's heap spaces now, those holding machine code excepted. */
+function heapDataBytes(): number {
+  let bytes = 0;
+  for (const space of v8.getHeapSpaceStatistics()) {
+    if (!space.space_name.startsWith("code")) bytes += space.space_used_size;
+  }
+  return bytes;
+}
+
+/** JavaScript heap (machine code excepted) and ArrayBuffer bytes now. */
 function jsReading(): { heap: number; buffers: number } {
-  const usage = process.memoryUsage();
-  return { heap: usage.heapUsed, buffers: usage.arrayBuffers };
+  return { heap: heapDataBytes(), buffers: process.memoryUsage().arrayBuffers };
 }
 
 /** The oracles an operation may call through the probe. */
@@ -185,6 +204,12 @@ export interface MemoryMeasurement {
   readonly peakBytes: number;
   /** Peak of the JavaScript bytes alone. */
   readonly jsPeakBytes: number;
+  /**
+   * Peak of the ArrayBuffer + jax-js bytes: the part of {@link MemoryMeasurement.peakBytes}
+   * counted exactly, without the heap's jitter (inside an oracle call an upper bound, since the
+   * ArrayBuffers it allocated are counted whole). NaN when jax-js buffers cannot be tracked.
+   */
+  readonly exactPeakBytes: number;
   /** Peak of the jax-js bytes alone (NaN when they cannot be tracked). */
   readonly jaxPeakBytes: number;
   /** JavaScript + jax-js bytes still alive after the operation, its result included. */
@@ -207,18 +232,56 @@ export interface MemoryMeasurement {
 /** Attempts before a disturbed measurement is reported as such. */
 const MAX_ATTEMPTS = 4;
 
+/** Measurements whose median {@link MemoryProbe.measure} reports unless told otherwise. */
+export const DEFAULT_REPEATS = 5;
+
+/** Unmeasured runs before the measurements, unless told otherwise. */
+export const DEFAULT_WARMUPS = 2;
+
+/**
+ * Collection start times kept (a ring: only those since the oracle call being checked matter,
+ * and far fewer collections than this run between a call and its check).
+ */
+const GC_LOG_CAPACITY = 1024;
+
+/** Options of {@link MemoryProbe.measure}. */
+export interface MeasureOptions {
+  /** Measurements, whose median is reported (default {@link DEFAULT_REPEATS}). */
+  repeats?: number;
+  /** Unmeasured runs first, through the same watch (default {@link DEFAULT_WARMUPS}). */
+  warmups?: number;
+}
+
 /** Measures operations; see the module header. Call {@link MemoryProbe.open}. */
 export class MemoryProbe {
-  private readonly gcStarts: number[] = [];
+  /**
+   * Start times of the engine's collections, in a ring allocated once: a list that grew with
+   * every collection would itself show as heap growth, more of it the more oracle calls an
+   * operation makes.
+   */
+  private readonly gcStarts = new Float64Array(GC_LOG_CAPACITY);
+  private gcCount = 0;
   /** The result of the operation being measured, kept alive until its last reading. */
   private result: unknown;
   private readonly observer: PerformanceObserver;
 
   private constructor(private readonly tracker: JaxBufferTracker | null) {
     this.observer = new PerformanceObserver((list) => {
-      for (const entry of list.getEntries()) this.gcStarts.push(entry.startTime);
+      for (const entry of list.getEntries()) {
+        this.gcStarts[this.gcCount % GC_LOG_CAPACITY] = entry.startTime;
+        this.gcCount++;
+      }
     });
     this.observer.observe({ entryTypes: ["gc"] });
+  }
+
+  /** Whether a collection logged since the probe's count was `since` started inside (from, to). */
+  private collectedDuring(since: number, from: number, to: number): boolean {
+    for (let k = Math.max(since, this.gcCount - GC_LOG_CAPACITY); k < this.gcCount; k++) {
+      const started = this.gcStarts[k % GC_LOG_CAPACITY];
+      if (started > from && started < to) return true;
+    }
+    return false;
   }
 
   /** A probe, with the jax-js tracker installed where possible. */
@@ -238,18 +301,27 @@ export class MemoryProbe {
 
   /**
    * Measures `operation`, which must make its oracle calls through `watch.wrap` and may be run
-   * several times: `repeats` measurements (default 3), each repeated while a collection of the
+   * several times: `warmups` unmeasured runs (default {@link DEFAULT_WARMUPS}), then `repeats`
+   * measurements (default {@link DEFAULT_REPEATS}), each repeated while a collection of the
    * engine's own interrupts it (at most 4 times), and the median of each figure reported. The
-   * median tames the JavaScript heap, whose size drifts by some tens of kilobytes from one
-   * reading to the next (compiled code, inline caches) whatever the operation does.
+   * warm-up and the median tame the JavaScript heap, whose size drifts by some kilobytes from
+   * one reading to the next (the JIT's feedback and hidden classes) whatever the operation does.
+   * A number for `options` is the number of repeats.
    */
   async measure(
     operation: (watch: MemoryWatch) => Promise<unknown>,
-    repeats = 3,
+    options: MeasureOptions | number = {},
   ): Promise<MemoryMeasurement> {
+    const owner = "MemoryProbe.measure";
+    const { repeats = DEFAULT_REPEATS, warmups = DEFAULT_WARMUPS } =
+      typeof options === "number" ? { repeats: options } : options;
     if (!Number.isInteger(repeats) || repeats < 1) {
-      throw new InvalidArgumentError("MemoryProbe.measure", "repeats", repeats, "an integer >= 1");
+      throw new InvalidArgumentError(owner, "repeats", repeats, "an integer >= 1");
     }
+    if (!Number.isInteger(warmups) || warmups < 0) {
+      throw new InvalidArgumentError(owner, "warmups", warmups, "an integer >= 0");
+    }
+    for (let w = 0; w < warmups; w++) await this.attempt(operation);
     const runs: MemoryMeasurement[] = [];
     let attempts = 0;
     let disturbed = false;
@@ -272,6 +344,7 @@ export class MemoryProbe {
     return {
       peakBytes: middle((m) => m.peakBytes),
       jsPeakBytes: middle((m) => m.jsPeakBytes),
+      exactPeakBytes: middle((m) => m.exactPeakBytes),
       jaxPeakBytes: middle((m) => m.jaxPeakBytes),
       retainedBytes: middle((m) => m.retainedBytes),
       jsRetainedBytes: middle((m) => m.jsRetainedBytes),
@@ -286,13 +359,11 @@ export class MemoryProbe {
     operation: (watch: MemoryWatch) => Promise<unknown>,
   ): Promise<MemoryMeasurement & { clean: boolean }> {
     const tracker = this.tracker;
-    // Only collections during this attempt matter; the list is emptied before the baseline
-    // so that freeing it does not show as a change of the heap.
-    this.gcStarts.length = 0;
     await collectGarbage();
     const js0 = jsReading();
     const jax0 = tracker?.live() ?? 0;
     let jsPeak = 0;
+    let exactPeak = 0;
     let jaxPeak = 0;
     let totalPeak = 0;
     let calls = 0;
@@ -311,6 +382,7 @@ export class MemoryProbe {
       const js = Math.max(0, now.heap - js0.heap) + buffers;
       const reading = { js, buffers, jax: (tracker?.live() ?? jax0) - jax0 };
       note(reading.js, reading.jax);
+      exactPeak = Math.max(exactPeak, buffers + reading.jax);
       return reading;
     };
     const bracket = async <T>(call: () => Promise<T>): Promise<T> => {
@@ -318,16 +390,18 @@ export class MemoryProbe {
       const before = await sample();
       tracker?.resetPeak();
       const buffersBefore = process.memoryUsage().arrayBuffers;
+      const logged = this.gcCount;
       const started = performance.now();
       const result = await call();
       const ended = performance.now();
       const allocated = Math.max(0, process.memoryUsage().arrayBuffers - buffersBefore);
       const jaxDuring = (tracker?.peak() ?? jax0) - jax0;
       note(before.js + allocated, jaxDuring);
+      exactPeak = Math.max(exactPeak, before.buffers + allocated + jaxDuring);
       totalPeak = Math.max(totalPeak, before.js + allocated + jaxDuring);
       // Collections are reported asynchronously; the sample after the call lets them arrive.
       await sample();
-      if (this.gcStarts.some((t) => t > started && t < ended)) clean = false;
+      if (this.collectedDuring(logged, started, ended)) clean = false;
       return result;
     };
     const watch: MemoryWatch = {
@@ -347,6 +421,7 @@ export class MemoryProbe {
     return {
       peakBytes: tracked ? totalPeak : Number.NaN,
       jsPeakBytes: jsPeak,
+      exactPeakBytes: tracked ? exactPeak : Number.NaN,
       jaxPeakBytes: tracked ? jaxPeak : Number.NaN,
       retainedBytes: tracked ? after.js + after.jax : Number.NaN,
       jsRetainedBytes: after.js,

@@ -4,48 +4,114 @@
  * operation a replay of ZO-SGD needs.
  *
  * z is regenerated from its Philox address for every chunk (directions.ts), so no function here
- * allocates more than {@link DIRECTION_CHUNK} elements of z (and as many float64 elements of ĝ),
- * whatever the parameter count. Because every operation is elementwise, applying a chunk of
- * each direction in turn gives the same bits as applying each direction over the whole buffer.
+ * allocates more than one chunk of z (and as many float64 elements of ĝ), whatever the parameter
+ * count. The chunk follows the parameter count ({@link directionChunkLength}): 1/64 of it, at
+ * least {@link MIN_DIRECTION_CHUNK} and at most {@link DIRECTION_CHUNK} elements, so that the
+ * working memory of a small model stays a small share of its parameters while a large model
+ * still works in chunks long enough to keep the per-chunk overhead negligible. Because every
+ * operation is elementwise, applying a chunk of each direction in turn gives the same bits as
+ * applying each direction over the whole buffer, whatever the chunk length.
  */
+import { InvalidArgumentError } from "../errors.js";
 import { zoAccumulate, zoAddScaled, zoShiftedCopy } from "../kernels/zo.js";
 import type { DType, FloatArray } from "../params/layout.js";
 import { fillDirection } from "./directions.js";
 import type { ZoStepRecord } from "./record.js";
 
-/** Elements of z generated at a time. */
+/** Most elements of z generated at a time: the chunk of every layout of 2^19 elements or more. */
 export const DIRECTION_CHUNK = 8192;
+
+/** Fewest elements of z generated at a time, unless the layout itself has fewer. */
+export const MIN_DIRECTION_CHUNK = 256;
+
+/** The chunk is the parameter count divided by this, before rounding and clamping. */
+export const DIRECTION_CHUNK_DIVISOR = 64;
+
+/**
+ * Elements of z generated at a time for a layout of `length` parameters: ⌈length / 64⌉ rounded
+ * up to a multiple of 64, clamped to [{@link MIN_DIRECTION_CHUNK}, {@link DIRECTION_CHUNK}], and
+ * never more than `length` (at least 1, so that a scratch always advances).
+ *
+ * The chunk is at most 5% of the parameter count from 5,120 parameters on (the floor of 256
+ * elements decides up to 16,384) and at most 1/64 of it + 63 above that, up to 524,288
+ * parameters, from where it is the full {@link DIRECTION_CHUNK}. A multiple of 64 keeps every
+ * chunk start even, so no chunk begins in the middle of the pair of normals one Philox block
+ * yields.
+ * @param length - the number of parameters, an integer >= 0
+ */
+export function directionChunkLength(length: number): number {
+  if (!Number.isSafeInteger(length) || length < 0) {
+    throw new InvalidArgumentError("directionChunkLength", "length", length, "an integer >= 0");
+  }
+  const share = 64 * Math.ceil(length / DIRECTION_CHUNK_DIVISOR / 64);
+  const clamped = Math.min(DIRECTION_CHUNK, Math.max(MIN_DIRECTION_CHUNK, share));
+  return Math.max(1, Math.min(length, clamped));
+}
 
 /** The chunk buffers the functions of this file work in; reuse one across calls to avoid allocation. */
 export class DirectionScratch {
-  /** A chunk of z, in the parameters' dtype (so z is rounded exactly as the layout rounds). */
+  /**
+   * A chunk of z, in the parameters' dtype (so z is rounded exactly as the layout rounds). Its
+   * length is the stride of every loop that uses this scratch.
+   */
   readonly z: FloatArray;
   private estimateChunk: Float64Array | undefined;
 
   /**
-   * A chunk of the estimate ĝ, always float64; allocated on first use, since ZO-SGD and the other
-   * methods that apply directions one by one never need it.
+   * A chunk of the estimate ĝ, always float64 and as long as {@link DirectionScratch.z};
+   * allocated on first use, since ZO-SGD and the other methods that apply directions one by one
+   * never need it.
    */
   get estimate(): Float64Array {
-    this.estimateChunk ??= new Float64Array(DIRECTION_CHUNK);
+    this.estimateChunk ??= new Float64Array(this.z.length);
     return this.estimateChunk;
   }
 
-  /** @param dtype - the parameters' element type */
-  constructor(readonly dtype: DType) {
-    this.z =
-      dtype === "float32" ? new Float32Array(DIRECTION_CHUNK) : new Float64Array(DIRECTION_CHUNK);
+  /** Bytes of the chunk buffers allocated so far (z, and ĝ once used). */
+  get bytes(): number {
+    return this.z.byteLength + (this.estimateChunk?.byteLength ?? 0);
   }
 
-  /** Scratch matching the element type of `buffer`. */
+  /**
+   * @param dtype - the parameters' element type
+   * @param chunkLength - elements per chunk, an integer >= 1 (default {@link DIRECTION_CHUNK});
+   *   {@link DirectionScratch.for} picks it from the parameter count
+   */
+  constructor(
+    readonly dtype: DType,
+    chunkLength = DIRECTION_CHUNK,
+  ) {
+    if (dtype !== "float32" && dtype !== "float64") {
+      throw new InvalidArgumentError("DirectionScratch", "dtype", dtype, '"float32" or "float64"');
+    }
+    if (!Number.isSafeInteger(chunkLength) || chunkLength < 1) {
+      throw new InvalidArgumentError(
+        "DirectionScratch",
+        "chunkLength",
+        chunkLength,
+        "an integer >= 1",
+      );
+    }
+    this.z = dtype === "float32" ? new Float32Array(chunkLength) : new Float64Array(chunkLength);
+  }
+
+  /** Scratch matching the element type of `buffer`, with the chunk length its size calls for. */
   static for(buffer: FloatArray): DirectionScratch {
-    return new DirectionScratch(buffer instanceof Float32Array ? "float32" : "float64");
+    return new DirectionScratch(
+      buffer instanceof Float32Array ? "float32" : "float64",
+      directionChunkLength(buffer.length),
+    );
   }
 }
 
 function scratchFor(buffer: FloatArray, scratch: DirectionScratch | undefined): DirectionScratch {
   const wanted: DType = buffer instanceof Float32Array ? "float32" : "float64";
-  return scratch !== undefined && scratch.dtype === wanted ? scratch : new DirectionScratch(wanted);
+  return scratch !== undefined && scratch.dtype === wanted ? scratch : DirectionScratch.for(buffer);
+}
+
+/** The first `n` elements of the chunk buffer `z`: `z` itself when it is that long already. */
+function chunkOf(z: FloatArray, n: number): FloatArray {
+  return n === z.length ? z : z.subarray(0, n);
 }
 
 /** The Philox address of a direction. */
@@ -65,9 +131,10 @@ export function addDirection(
 ): void {
   if (coefficient === 0) return;
   const s = scratchFor(target, scratch);
-  for (let start = 0; start < target.length; start += DIRECTION_CHUNK) {
-    const end = Math.min(start + DIRECTION_CHUNK, target.length);
-    const z = s.z.subarray(0, end - start);
+  const chunk = s.z.length;
+  for (let start = 0; start < target.length; start += chunk) {
+    const end = Math.min(start + chunk, target.length);
+    const z = chunkOf(s.z, end - start);
     fillDirection(z, direction.seed, direction.stream, start);
     zoAddScaled(target.subarray(start, end), z, coefficient);
   }
@@ -84,9 +151,10 @@ export function addDirections(
   scratch?: DirectionScratch,
 ): void {
   const s = scratchFor(target, scratch);
-  for (let start = 0; start < target.length; start += DIRECTION_CHUNK) {
-    const end = Math.min(start + DIRECTION_CHUNK, target.length);
-    const z = s.z.subarray(0, end - start);
+  const chunk = s.z.length;
+  for (let start = 0; start < target.length; start += chunk) {
+    const end = Math.min(start + chunk, target.length);
+    const z = chunkOf(s.z, end - start);
     const part = target.subarray(start, end);
     for (let j = 0; j < directions.length; j++) {
       const c = coefficients[j];
@@ -106,9 +174,10 @@ export function writeShifted(
   scratch?: DirectionScratch,
 ): void {
   const s = scratchFor(base, scratch);
-  for (let start = 0; start < base.length; start += DIRECTION_CHUNK) {
-    const end = Math.min(start + DIRECTION_CHUNK, base.length);
-    const z = s.z.subarray(0, end - start);
+  const chunk = s.z.length;
+  for (let start = 0; start < base.length; start += chunk) {
+    const end = Math.min(start + chunk, base.length);
+    const z = chunkOf(s.z, end - start);
     fillDirection(z, direction.seed, direction.stream, start);
     zoShiftedCopy(out.subarray(start, end), base.subarray(start, end), z, coefficient);
   }
@@ -128,13 +197,16 @@ export function forEachEstimateChunk(
   scratch?: DirectionScratch,
 ): void {
   const s =
-    scratch !== undefined && scratch.dtype === dtype ? scratch : new DirectionScratch(dtype);
-  for (let start = 0; start < length; start += DIRECTION_CHUNK) {
-    const end = Math.min(start + DIRECTION_CHUNK, length);
+    scratch !== undefined && scratch.dtype === dtype
+      ? scratch
+      : new DirectionScratch(dtype, directionChunkLength(length));
+  const chunk = s.z.length;
+  for (let start = 0; start < length; start += chunk) {
+    const end = Math.min(start + chunk, length);
     const n = end - start;
     const estimate = s.estimate;
     estimate.fill(0, 0, n);
-    const z = s.z.subarray(0, n);
+    const z = chunkOf(s.z, n);
     for (let j = 0; j < directions.length; j++) {
       if (scalars[j] === 0) continue;
       fillDirection(z, directions[j].seed, directions[j].stream, start);

@@ -23,7 +23,8 @@
  * numbers in the same order as the live run, so the same bits. The records are applied one chunk
  * of the parameters at a time, every record to a chunk before the next chunk; each element still
  * sees the records in log order, so the bits are those of record-by-record application, with
- * z generated `DIRECTION_CHUNK` (apply.ts) elements at a time (no parameter-sized temporary).
+ * z generated one chunk at a time (apply.ts, `directionChunkLength`: at most `DIRECTION_CHUNK`
+ * elements), so there is no parameter-sized temporary.
  *
  * Refused, naming the record's field:
  * - `zoMomentum`, `zoAdam`: the update reads state (momentum, moments) that the records do

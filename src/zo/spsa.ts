@@ -184,7 +184,14 @@ export async function spsa(
     for (let j = 0; j < n; j++) {
       let values: PerturbedValues;
       if (evaluator.kind === "view") {
-        values = await evaluateView(evaluator.objective, params, directions[j], epsilon, estimator);
+        values = await evaluateView(
+          evaluator.objective,
+          params,
+          directions[j],
+          epsilon,
+          estimator,
+          workspace.scratch,
+        );
       } else if (perturbation === "inPlace") {
         values = await evaluateInPlace(
           single as ValueFunction,

@@ -7,9 +7,10 @@ import { after, before, describe, it } from "node:test";
 import { numpy as np } from "@jax-js/jax";
 import type { FinetuneTask } from "../../src/cli/finetuneTask.js";
 import { finetuneTask } from "../../src/cli/finetuneTask.js";
+import { InvalidArgumentError } from "../../src/errors.js";
 import { jaxArray } from "../../src/oracles/jax.js";
 import type { MemoryWatch } from "../../src/reproduce/memoryProbe.js";
-import { MemoryProbe } from "../../src/reproduce/memoryProbe.js";
+import { DEFAULT_WARMUPS, MemoryProbe } from "../../src/reproduce/memoryProbe.js";
 import type { FinetuneMemory, MemoryConfiguration } from "../../src/reproduce/mezoMemory.js";
 import {
   STEP_RATIO,
@@ -20,7 +21,7 @@ import {
   qualityOutcome,
   reproduceMezoMemory,
 } from "../../src/reproduce/mezoMemory.js";
-import { DIRECTION_CHUNK } from "../../src/zo/apply.js";
+import { directionChunkLength } from "../../src/zo/apply.js";
 
 describe("mezo-memory plan and verdict", () => {
   for (const quick of [true, false]) {
@@ -90,6 +91,33 @@ describe("the memory probe", () => {
     assert.equal(m.oracleCalls, 1);
   });
 
+  it("runs the operation warmups + repeats times, and rejects bad counts before running it", async () => {
+    let runs = 0;
+    const operation = async () => {
+      runs++;
+      return null;
+    };
+    const m = await probe.measure(operation, { repeats: 3, warmups: 2 });
+    assert.ok(m.attempts >= 3);
+    assert.equal(runs, 2 + m.attempts);
+    runs = 0;
+    const single = await probe.measure(operation, 1);
+    assert.equal(runs, DEFAULT_WARMUPS + single.attempts);
+    for (const [options, parameter] of [
+      [{ repeats: 0 }, "repeats"],
+      [{ repeats: 1.5 }, "repeats"],
+      [{ warmups: -1 }, "warmups"],
+      [{ warmups: Number.NaN }, "warmups"],
+    ] as const) {
+      runs = 0;
+      await assert.rejects(
+        probe.measure(operation, options),
+        (e: unknown) => e instanceof InvalidArgumentError && e.parameter === parameter,
+      );
+      assert.equal(runs, 0);
+    }
+  });
+
   it("tracks the jax-js buffers alive during a call", async () => {
     assert.ok(probe.tracksJax);
     const elements = 250_000;
@@ -127,8 +155,10 @@ describe("fine-tuning memory on a small transformer", () => {
     memory.configurations.find((x) => x.configuration === c)!.measurement;
 
   it("keeps the chunk scratch in place, a parameter-sized point more when virtual", () => {
-    // A float32 chunk of z; the float64 estimate chunk is allocated only by the methods that use it.
-    const scratch = DIRECTION_CHUNK * 4;
+    // A float32 chunk of z sized by the parameter count; the float64 estimate chunk is allocated
+    // only by the methods that use it.
+    const scratch = directionChunkLength(memory.parameters) * 4;
+    assert.ok(scratch <= 0.05 * memory.parameterBytes || memory.parameters < 5120);
     assert.equal(of("inference").bufferRetainedBytes, 0);
     assert.equal(of("mezo-in-place").bufferRetainedBytes, scratch);
     assert.equal(of("mezo-virtual").bufferRetainedBytes, scratch + memory.parameterBytes);

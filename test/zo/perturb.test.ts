@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { FloatArray } from "../../src/params/layout.js";
 import { fillNormal, normal } from "../../src/random/index.js";
+import { directionChunkLength } from "../../src/zo/apply.js";
+import { ZoOptimizer } from "../../src/zo/optimizer.js";
 import {
   PerturbedView,
   evaluateInPlace,
@@ -9,6 +11,8 @@ import {
   evaluateVirtual,
   repeatInPlaceWrites,
 } from "../../src/zo/perturb.js";
+import type { Perturbation } from "../../src/zo/record.js";
+import { zoSgd } from "../../src/zo/zoSgd.js";
 import { assertSameBits } from "../helpers/assertions.js";
 
 const U32 = 2 ** -24;
@@ -204,5 +208,107 @@ describe("zo perturbation: in place (MeZO)", () => {
           : plainShift(plainShift(t1, z, -0.2, true), z, 0.1, true);
       assert.deepEqual(Array.from(theta), expected, `failure at evaluation ${failAt}`);
     }
+  });
+});
+
+/** One float buffer allocated while {@link floatAllocations} watched. */
+interface Allocation {
+  type: "Float32Array" | "Float64Array";
+  bytes: number;
+}
+
+/**
+ * The Float32Array and Float64Array buffers `run` allocates: the global constructors are
+ * swapped for proxies that note every construction that makes a new buffer (views over an
+ * existing ArrayBuffer, and the views `subarray` makes, allocate nothing and are not noted).
+ */
+async function floatAllocations(run: () => Promise<unknown>): Promise<Allocation[]> {
+  const seen: Allocation[] = [];
+  const global = globalThis as unknown as Record<Allocation["type"], unknown>;
+  const originals = { Float32Array, Float64Array };
+  for (const type of ["Float32Array", "Float64Array"] as const) {
+    const original = originals[type];
+    const proxy: unknown = new Proxy(original, {
+      construct(target, args: unknown[], newTarget) {
+        const made = Reflect.construct(target, args, newTarget === proxy ? target : newTarget) as
+          Float32Array | Float64Array;
+        const view = args[0] instanceof ArrayBuffer || args[0] instanceof SharedArrayBuffer;
+        if (!view) seen.push({ type, bytes: made.byteLength });
+        return made;
+      },
+    });
+    global[type] = proxy;
+  }
+  try {
+    await run();
+  } finally {
+    global.Float32Array = originals.Float32Array;
+    global.Float64Array = originals.Float64Array;
+  }
+  return seen;
+}
+
+describe("zo perturbation: working memory of a step", () => {
+  // f = ½‖θ‖², computed without allocating anything.
+  const halfSquare = (p: FloatArray) => {
+    let sum = 0;
+    for (let i = 0; i < p.length; i++) sum += p[i] * p[i];
+    return sum / 2;
+  };
+  const step = (params: FloatArray, perturbation: Perturbation, directions = 1) =>
+    new ZoOptimizer(
+      params,
+      zoSgd({ learningRate: 1e-3, epsilon: 1e-3, perturbation, seed: 1, directions }),
+    );
+  /** Bytes of the scalars a step keeps per direction (a few float64 each), well below a chunk. */
+  const SMALL = 64;
+
+  for (const single of [true, false]) {
+    const type = single ? "float32" : "float64";
+    const width = single ? 4 : 8;
+    it(`in place: one chunk of at most 5% of the parameters, nothing parameter-sized (${type})`, async () => {
+      for (const d of [5120, 28576, 200_000, 600_000]) {
+        const params = single ? new Float32Array(d) : new Float64Array(d);
+        params.fill(0.5);
+        const parameterBytes = d * width;
+        for (const directions of d > 200_000 ? [1] : [1, 4]) {
+          let optimizer: ZoOptimizer | undefined;
+          const first = await floatAllocations(async () => {
+            optimizer = step(params, "inPlace", directions);
+            await optimizer.step(halfSquare);
+          });
+          const buffers = first.filter((a) => a.bytes > SMALL);
+          assert.deepEqual(
+            buffers,
+            [
+              {
+                type: single ? "Float32Array" : "Float64Array",
+                bytes: width * directionChunkLength(d),
+              },
+            ],
+            `${d} parameters, ${directions} directions: buffers above ${SMALL} bytes`,
+          );
+          assert.ok(buffers[0].bytes <= 0.05 * parameterBytes, `${d}: chunk ${buffers[0].bytes} B`);
+          // Later steps reuse the chunk: nothing but the per-direction scalars is allocated.
+          const later = await floatAllocations(() => optimizer!.step(halfSquare));
+          assert.deepEqual(
+            later.filter((a) => a.bytes > SMALL),
+            [],
+            `${d}: second step`,
+          );
+        }
+      }
+    });
+  }
+
+  it("virtual: one parameter-sized point besides the chunk (what the in-place path avoids)", async () => {
+    const d = 28576;
+    const params = new Float32Array(d).fill(0.5);
+    const allocated = await floatAllocations(() => step(params, "virtual").step(halfSquare));
+    const sizes = allocated.filter((a) => a.bytes > SMALL).map((a) => a.bytes);
+    assert.deepEqual(
+      sizes.sort((a, b) => a - b),
+      [4 * directionChunkLength(d), 4 * d],
+    );
   });
 });
