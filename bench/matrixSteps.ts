@@ -11,13 +11,15 @@
  * Optimizers and which tensors they take:
  * - AdamW on every tensor; its grid is the reproduction's (1e-3 … 3.16e-2 on the transformer,
  *   0.01 … 0.316 on the perceptron), and it is tuned first.
- * - Muon, AdaGO and Shampoo (Gupta, Koren & Singer, ICML 2018; root inverses every 10 steps) take
- *   the reproduction's Muon tensors (the hidden weight matrices: the four matrices of each
+ * - Muon, AdaGO, the noise-adaptive LMO descent (src/optim/noiseAdaptiveLmo.ts), AdaMuon (also
+ *   with the factored second moment) and Shampoo (Gupta, Koren & Singer, ICML 2018; root
+ *   inverses every 10 steps) take the reproduction's Muon tensors (the hidden weight matrices: the four matrices of each
  *   transformer block; the perceptron's input layer) and hand the rest to AdamW at AdamW's
  *   selected rate, on the same schedule. Muon is the reproduction's own transform and grid
  *   (0.01 … 0.316).
- * - SOAP (Vyas et al., ICLR 2025) and PSGD Kron (Li, 2018/2024) precondition every tensor
- *   themselves, as their reference implementations and catalog entries do.
+ * - SOAP (Vyas et al., ICLR 2025), SPlus (Frans, Levine & Abbeel, 2025) and PSGD Kron (Li,
+ *   2018/2024) precondition every tensor themselves, as their reference implementations and
+ *   catalog entries do.
  * - K-FAC (Martens & Grosse, ICML 2015) and MKOR (Mozaffari et al., NeurIPS 2023) need layer
  *   statistics, which only the perceptron offers: the perceptron is rebuilt by `denseNetwork`
  *   with the seed and batch size of the reproduction's model, so it starts at the same weights
@@ -30,8 +32,8 @@
  * mini-batches of 64 take smaller rates than the full batch c was tuned on: the tuned full-batch
  * perceptron rates of src/bench/learningRates.ts (Shampoo 0.1, SOAP 0.1 on the perceptron).
  * Elsewhere c is the catalog's defaultLearningRate (Shampoo 0.03, SOAP 0.01, PSGD Kron 1e-3,
- * AdaGO 0.3 on the transformer; PSGD Kron 1e-3, AdaGO 0.3, K-FAC 0.3, MKOR 0.1 on the
- * perceptron); on the perceptron those grids run c/√10, c, √10·c, 10·c, since a first pass with
+ * AdaGO 0.3, noise-adaptive LMO 0.3, AdaMuon and its factored form 0.01, SPlus 0.1 on the
+ * transformer; the same and K-FAC 0.3, MKOR 0.1 on the perceptron); on the perceptron those grids run c/√10, c, √10·c, 10·c, since a first pass with
  * the lower grids left all four of them at the grid's top rate. Every other hyperparameter is the
  * implementation's default, except that AdaGO's rate is floored at 1e-6 of its peak during the
  * warm-up from 0 (the table in the README was measured so).
@@ -39,8 +41,9 @@
  * Grid extension: a best rate at the grid's first (last) rate only bounds the result, so after a
  * grid is swept, while the selected rate is the smallest (largest) rate tried, one more rate half
  * a decade below (above) is swept and the selection rule applied again over all rates tried
- * (src/bench/gridExtension.ts decides). At most 4 rates are added on each side; a rate where no
- * seed reaches the target, or where every run diverges, stops extension past it. A result is
+ * (src/bench/gridExtension.ts decides). At most 4 rates are added on each side; a rate where
+ * every run diverges stops extension past it. Where no rate reaches the target the selection
+ * falls back to the lowest final loss, and the grid is widened toward it all the same. A result is
  * marked "(grid edge)" only when its best rate is still at an edge after 4 extensions there.
  * AdamW's grid is extended too, before the others run, since they use its rate on the tensors
  * they leave to it and the ratios divide by its steps. `--quick` does not extend.
@@ -51,18 +54,21 @@
  * lower bound ("≥"). Steps are optimizer steps, not time: a step of a matrix-aware optimizer
  * costs more than AdamW's (bench/matrix.ts measures how much).
  *
- *     npx tsx bench/matrixSteps.ts [--quick] [--problem transformer|mlp]
+ *     npx tsx bench/matrixSteps.ts [--quick] [--problem transformer|mlp] [--only soap,splus]
  */
 import { nextGridRate } from "../src/bench/gridExtension.js";
 import type { RateTrial } from "../src/bench/gridExtension.js";
 import { TRANSFORMER_CONFIG } from "../src/bench/problems.js";
 import { MLP_DIGITS_LEARNING_RATES } from "../src/bench/learningRates.js";
 import { loadDigits } from "../src/data/digits.js";
+import { adaMuon } from "../src/optim/adaMuon.js";
 import { adago } from "../src/optim/adago.js";
 import { adamw } from "../src/optim/adam.js";
 import { findOptimizer } from "../src/optim/catalog.js";
+import { factoredAdaMuon } from "../src/optim/factoredAdaMuon.js";
 import type { Schedule } from "../src/optim/hyper.js";
 import { routeMatrices } from "../src/optim/muon.js";
+import { noiseAdaptiveLmo } from "../src/optim/noiseAdaptiveLmo.js";
 import { warmupCosine } from "../src/optim/schedules.js";
 import { shampoo } from "../src/optim/shampoo.js";
 import type { GradientTransform } from "../src/optim/transform.js";
@@ -97,6 +103,8 @@ type ProblemName = "transformer" | "mlp";
 interface Options {
   readonly quick: boolean;
   readonly problems: readonly ProblemName[];
+  /** Contenders to race besides AdamW (all when undefined). */
+  readonly only?: ReadonlySet<string>;
 }
 
 function parseArgs(given: readonly string[]): Options {
@@ -104,6 +112,7 @@ function parseArgs(given: readonly string[]): Options {
   const argv = given.filter((a) => a !== "--");
   let quick = false;
   let problems: ProblemName[] = ["transformer", "mlp"];
+  let only: Set<string> | undefined;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === "--quick") {
       quick = true;
@@ -113,11 +122,23 @@ function parseArgs(given: readonly string[]): Options {
         throw new RangeError(`--problem takes transformer or mlp, got ${value}`);
       }
       problems = [value];
+    } else if (argv[i] === "--only") {
+      const names = (argv[++i] ?? "").split(",").filter((name) => name.length > 0);
+      const known = new Set(CONTENDERS.map((c) => c.name));
+      const unknown = names.filter((name) => !known.has(name));
+      if (names.length === 0 || unknown.length > 0) {
+        throw new RangeError(
+          `--only takes a comma-separated list of ${[...known].join(", ")}; got ${unknown.join(", ") || "nothing"}`,
+        );
+      }
+      only = new Set(names);
     } else {
-      throw new RangeError(`unknown argument ${argv[i]} (use --quick, --problem transformer|mlp)`);
+      throw new RangeError(
+        `unknown argument ${argv[i]} (use --quick, --problem transformer|mlp, --only a,b)`,
+      );
     }
   }
-  return { quick, problems };
+  return { quick, problems, only };
 }
 
 /** The reproduction's schedule: warmup over 2% of the steps, cosine decay to 1/20 of the peak. */
@@ -242,6 +263,36 @@ const CONTENDERS: readonly Contender[] = [
       const floored = (count: number): number => Math.max(schedule(count), lr * 1e-6);
       return withAdamwRest(adago({ learningRate: floored }), c);
     },
+  },
+  {
+    name: "noise-adaptive-lmo",
+    gridSource: "catalog",
+    needsLayerStatistics: false,
+    grid: (problem) => gridOf("noise-adaptive-lmo", problem),
+    transform: (lr, c) =>
+      withAdamwRest(noiseAdaptiveLmo({ learningRate: scheduleOf(lr, c.steps) }), c),
+  },
+  {
+    name: "ada-muon",
+    gridSource: "catalog",
+    needsLayerStatistics: false,
+    grid: (problem) => gridOf("ada-muon", problem),
+    transform: (lr, c) => withAdamwRest(adaMuon({ learningRate: scheduleOf(lr, c.steps) }), c),
+  },
+  {
+    name: "factored-ada-muon",
+    gridSource: "catalog",
+    needsLayerStatistics: false,
+    grid: (problem) => gridOf("factored-ada-muon", problem),
+    transform: (lr, c) =>
+      withAdamwRest(factoredAdaMuon({ learningRate: scheduleOf(lr, c.steps) }), c),
+  },
+  {
+    name: "splus",
+    gridSource: "catalog",
+    needsLayerStatistics: false,
+    grid: (problem) => gridOf("splus", problem),
+    transform: (lr, c) => fromCatalog("splus", lr, c),
   },
   {
     name: "kfac",
@@ -431,7 +482,11 @@ interface ProblemResult {
   readonly seconds: number;
 }
 
-async function race(problem: ProblemName, quick: boolean): Promise<ProblemResult> {
+async function race(
+  problem: ProblemName,
+  quick: boolean,
+  only: ReadonlySet<string> | undefined,
+): Promise<ProblemResult> {
   const started = performance.now();
   const whole = muonVsAdamwPlan(quick, BASE_SEED);
   const seeds = Array.from({ length: SEEDS }, (_, i) => BASE_SEED + i);
@@ -448,6 +503,8 @@ async function race(problem: ProblemName, quick: boolean): Promise<ProblemResult
     let adamwRate = NaN;
     for (const contender of CONTENDERS) {
       if (contender.needsLayerStatistics && problem !== "mlp") continue;
+      // AdamW always runs: the others use its rate and the ratios divide by its steps.
+      if (only !== undefined && contender.name !== "adamw" && !only.has(contender.name)) continue;
       const result = await sweep(contender, problem, plan, models, adamwRate, takesMatrix, quick);
       if (contender.name === "adamw") adamwRate = result.grid[result.bestIndex];
       sweeps.push(result);
@@ -490,9 +547,9 @@ function formatTable(results: readonly ProblemResult[]): string {
 }
 
 async function main(): Promise<void> {
-  const { quick, problems } = parseArgs(process.argv.slice(2));
+  const { quick, problems, only } = parseArgs(process.argv.slice(2));
   const results: ProblemResult[] = [];
-  for (const problem of problems) results.push(await race(problem, quick));
+  for (const problem of problems) results.push(await race(problem, quick, only));
   for (const r of results) {
     console.log(
       `${r.problem}: target ${r.plan.target} within ${r.plan.steps} steps (measured every ` +

@@ -28,8 +28,8 @@ export type ExtensionStopReason =
   /** The best rate is at an edge already widened the allowed number of times. */
   | "limit"
   /**
-   * The best rate is at an edge whose rate failed (no run reached the target, or every run
-   * diverged), so a rate further out is not expected to do better.
+   * The best rate is at an edge where every run diverged, so a rate further out is not expected
+   * to do better.
    */
   | "failed";
 
@@ -64,9 +64,9 @@ function toThreeDigits(x: number): number {
   return Number(x.toPrecision(3));
 }
 
-/** Whether no run at `trial` reached the target, or every run diverged. */
+/** Whether every run at `trial` diverged. */
 function failed(trial: RateTrial): boolean {
-  return trial.reached === 0 || trial.diverged === trial.runs;
+  return trial.diverged === trial.runs;
 }
 
 /**
@@ -88,10 +88,12 @@ function rateBeyond(ascending: readonly number[], direction: ExtensionDirection)
 /**
  * The next step of widening a half-decade learning-rate grid: try one more rate half a decade
  * below the smallest rate tried when the best rate is the smallest, above the largest when it is
- * the largest, or stop. It stops when the best rate is interior; when the best rate, at an edge,
- * failed, that is no run reached the target or every run diverged (reason `"failed"`); or when
- * its edge has been widened `maxExtensionsPerSide` times (reason `"limit"`: the result is then
- * still only a bound). With a single rate tried, downward is tried before upward.
+ * the largest, or stop. It stops when the best rate is interior; when every run at the best
+ * rate, at an edge, diverged (reason `"failed"`); or when its edge has been widened
+ * `maxExtensionsPerSide` times (reason `"limit"`: the result is then still only a bound). An
+ * edge where no run reached the target is widened too: the selection rule only picks such a rate
+ * when no rate reached the target, and then by its final loss, which a rate further out may
+ * still lower. With a single rate tried, downward is tried before upward.
  *
  * Callers should select the best rate among the trials sorted by rate, so that ties resolve as
  * they would have on a grid that was that wide from the start.

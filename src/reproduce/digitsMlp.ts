@@ -326,7 +326,12 @@ export function reachOf(
 export function reachesSooner(a: ReachSummary, b: ReachSummary): boolean {
   if (a.reached !== b.reached) return a.reached > b.reached;
   if (a.meanSteps !== b.meanSteps) return a.meanSteps < b.meanSteps;
-  return a.meanFinalLoss < b.meanFinalLoss;
+  // A diverged setting's NaN loss ranks last, also when it is the first one compared.
+  return lossRank(a.meanFinalLoss) < lossRank(b.meanFinalLoss);
+}
+
+function lossRank(loss: number): number {
+  return Number.isNaN(loss) ? Infinity : loss;
 }
 
 /** The index of the summary that reaches the target soonest (see {@link reachesSooner}). */

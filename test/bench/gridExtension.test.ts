@@ -117,10 +117,21 @@ describe("nextGridRate", () => {
     assert.deepEqual(step, { action: "stop", reason: "limit" });
   });
 
-  it("stops past an edge rate where no seed reached the target", () => {
+  it("widens toward the lowest final loss when no rate reached the target", () => {
     // Nothing reached the target; the selection fell back to the lowest final loss.
     const step = nextGridRate({
       trials: HALF_DECADES.map((lr) => trial(lr, 0)),
+      bestRate: 0.0316,
+      initialGrid: HALF_DECADES,
+      maxExtensionsPerSide: 4,
+    });
+    assert.deepEqual(step, { action: "try", learningRate: 0.1, direction: "up" });
+  });
+
+  it("stops past an edge rate where every run diverged and none reached the target", () => {
+    const trials = [...HALF_DECADES.slice(0, 3).map((lr) => trial(lr, 0)), trial(0.0316, 0, 2)];
+    const step = nextGridRate({
+      trials,
       bestRate: 0.0316,
       initialGrid: HALF_DECADES,
       maxExtensionsPerSide: 4,
