@@ -38,6 +38,8 @@ import type { FloatArray, Layout } from "../params/layout.js";
 import { ParamSet } from "../params/paramset.js";
 import { readParams } from "../params/safetensors.js";
 import { fillUniform } from "../random/distributions.js";
+import type { FastRandom } from "../random/fast.js";
+import type { ZoDirectionDistribution } from "../zo/directions.js";
 import type { ZoMethod } from "../zo/method.js";
 import { ZoOptimizer } from "../zo/optimizer.js";
 import type { Perturbation, ZoStepRecord } from "../zo/record.js";
@@ -398,6 +400,8 @@ export interface FinetuneSettings {
   readonly directions?: number;
   /** Zeroth-order: how θ ± εz is evaluated (default `"virtual"`). */
   readonly perturbation?: Perturbation;
+  /** Zeroth-order: the Gaussian sequence of the directions (default `"normal"`). */
+  readonly directionDistribution?: ZoDirectionDistribution;
   /** Seed of the zeroth-order directions (the task's seed orders the batches). */
   readonly seed: number;
 }
@@ -409,6 +413,7 @@ export function zoMethodFor(settings: FinetuneSettings): ZoMethod {
     epsilon: settings.epsilon ?? DEFAULT_EPSILON,
     directions: settings.directions ?? 1,
     perturbation: settings.perturbation ?? "virtual",
+    directionDistribution: settings.directionDistribution ?? "normal",
     seed: settings.seed,
   };
   switch (settings.optimizer) {
@@ -483,6 +488,11 @@ export interface FinetuneRunOptions {
   readonly onStep?: (done: number, loss: number, point: FinetunePoint | null) => void;
   /** Called with each step's zeroth-order records. */
   readonly onRecords?: (records: readonly ZoStepRecord[], params: FloatArray) => void;
+  /**
+   * Zeroth-order: a handle from `useFastRandom` that generates the directions (the same bits as
+   * without it; the caller closes it).
+   */
+  readonly random?: FastRandom;
 }
 
 /**
@@ -528,7 +538,11 @@ export async function runFinetune(
   let zo: ZoOptimizer | null = null;
   let firstOrder: Optimizer | null = null;
   if (isZeroOrder(settings.optimizer)) {
-    zo = new ZoOptimizer(params, zoMethodFor(settings));
+    zo = new ZoOptimizer(
+      params,
+      zoMethodFor(settings),
+      options.random === undefined ? {} : { random: options.random },
+    );
   } else {
     const transform =
       settings.optimizer === "adamw"

@@ -3,13 +3,27 @@
  * so that a step can be regenerated from a handful of integers anywhere, in any order, in
  * chunks, on any JavaScript engine.
  *
- * ## The direction of (seed, stream)
+ * ## The direction of (distribution, seed, stream) (both definitions fixed forever)
  *
- * z is the standard normal sequence of the Philox4x32-10 stream (seed, stream) (random/
- * distributions.ts, `fillNormal`): z_i = fl(N_i) where N_i is element i of that sequence as a
- * float64 and fl rounds to the parameter layout's dtype (identity for float64, round to nearest
- * even for float32, exactly what storing into a Float32Array does). Element i depends on
- * (seed, stream, i) only, so {@link fillDirection} can produce any slice on its own.
+ * A run chooses one of two Gaussian sequences of the Philox4x32-10 stream (seed, stream), its
+ * direction distribution ({@link ZoDirectionDistribution}); fl below rounds to the parameter
+ * layout's dtype (identity for float64, round to nearest even for float32, exactly what
+ * storing into a Float32Array does).
+ *
+ * - `"normal"` (the default): z_i = fl(N_i) where
+ *   N_i is element i of the float64 standard normal sequence (random/distributions.ts,
+ *   `fillNormal`: two samples per Philox block).
+ * - `"normalFloat32"`: z_i = M_i, element i of the float32-native standard normal sequence
+ *   (random/normalFloat32.ts, `fillNormalFloat32`: four samples per Philox block, Box–Muller in
+ *   float32 arithmetic, |z| ≤ 5.768). M_i is a float32 value, so fl changes nothing: a float64
+ *   layout holds the same values widened exactly. It is not the float32 rounding of `"normal"`
+ *   but a sequence of its own, cheaper to generate (four samples per block, four float32 lanes
+ *   per WebAssembly SIMD vector).
+ *
+ * Element i depends on (distribution, seed, stream, i) only, so {@link fillDirection} can
+ * produce any slice on its own, with or without the WebAssembly fills of a `FastRandom` handle,
+ * which give the same bits. Records, seed logs and checkpoints carry the distribution
+ * (absent or 0 means `"normal"`), and every replay refuses a log written with the other one.
  *
  * ## Which stream a step uses (fixed forever)
  *
@@ -27,7 +41,52 @@
  */
 import { InvalidArgumentError } from "../errors.js";
 import type { FloatArray } from "../params/layout.js";
-import { fillNormal, uniform } from "../random/index.js";
+import type { FastRandom } from "../random/index.js";
+import { fillNormal, fillNormalFloat32, uniform } from "../random/index.js";
+
+/**
+ * Which Gaussian sequence directions are drawn from (file header): `"normal"`, the float64
+ * definition rounded to the layout, or `"normalFloat32"`, the float32-native one.
+ */
+export type ZoDirectionDistribution = "normal" | "normalFloat32";
+
+/** The direction distributions, in the order of their codes in a seed log (0, 1). */
+export const DIRECTION_DISTRIBUTIONS: readonly ZoDirectionDistribution[] = Object.freeze([
+  "normal",
+  "normalFloat32",
+]);
+
+/**
+ * Validates a direction distribution (`owner` and `parameter` name it in the error).
+ * @returns `value`
+ */
+export function checkDirectionDistribution(
+  owner: string,
+  value: unknown,
+  parameter = "directionDistribution",
+): ZoDirectionDistribution {
+  if (value !== "normal" && value !== "normalFloat32") {
+    throw new InvalidArgumentError(owner, parameter, value, '"normal" or "normalFloat32"');
+  }
+  return value;
+}
+
+/**
+ * Validates a fast generator handle (from `useFastRandom`; `owner` names the caller).
+ * @returns `value`
+ */
+export function checkFastRandom(owner: string, value: unknown, parameter = "random"): FastRandom {
+  const r = value as Partial<FastRandom> | null;
+  if (
+    typeof r !== "object" ||
+    r === null ||
+    typeof r.fillNormal !== "function" ||
+    typeof r.fillNormalFloat32 !== "function"
+  ) {
+    throw new InvalidArgumentError(owner, parameter, value, "a FastRandom from useFastRandom()");
+  }
+  return value as FastRandom;
+}
 
 /** Directions one step may use: j ranges over [0, 2^20). */
 export const DIRECTIONS_PER_STEP_LIMIT = 1048576;
@@ -67,6 +126,8 @@ export interface DirectionAddress {
   readonly seed: number;
   /** Philox stream of the direction. */
   readonly stream: number;
+  /** The run's direction distribution; absent for `"normal"`. */
+  readonly directionDistribution?: ZoDirectionDistribution;
   /** Pool member k when the source is a pool; absent for fresh directions. */
   readonly seedIndex?: number;
 }
@@ -139,21 +200,28 @@ export function checkDirectionSource(owner: string, source: unknown): DirectionS
   return { kind: "fresh" };
 }
 
-/** The address of direction `direction` of step `step` for a run with seed `seed`. */
+/**
+ * The address of direction `direction` of step `step` for a run with seed `seed` (the
+ * distribution is carried along, left out for `"normal"`).
+ */
 export function directionAddress(
   seed: number,
   step: number,
   direction: number,
   source: DirectionSource = { kind: "fresh" },
+  distribution: ZoDirectionDistribution = "normal",
 ): DirectionAddress {
-  if (source.kind === "fresh") return { seed, stream: freshStream(step, direction) };
+  const carried = distribution === "normal" ? {} : { directionDistribution: distribution };
+  if (source.kind === "fresh") return { seed, stream: freshStream(step, direction), ...carried };
   const seedIndex = poolMember(seed, step, direction, source.size);
-  return { seed, stream: poolStream(seedIndex), seedIndex };
+  return { seed, stream: poolStream(seedIndex), seedIndex, ...carried };
 }
 
 /**
- * Writes elements `start, start + 1, …` of the direction (seed, stream) into `out`, rounded to
- * `out`'s element type.
+ * Writes elements `start, start + 1, …` of the direction (distribution, seed, stream) into
+ * `out`, rounded to `out`'s element type (file header). With `random`, a handle from
+ * `useFastRandom`, the WebAssembly fills write the same bits faster.
+ * @param distribution - `"normal"` (default) or `"normalFloat32"`
  * @returns `out`
  */
 export function fillDirection<T extends FloatArray>(
@@ -161,6 +229,23 @@ export function fillDirection<T extends FloatArray>(
   seed: number,
   stream: number,
   start = 0,
+  distribution: ZoDirectionDistribution = "normal",
+  random?: FastRandom | null,
 ): T {
-  return fillNormal(out, seed, stream, start);
+  if (distribution === "normal") {
+    return random == null
+      ? fillNormal(out, seed, stream, start)
+      : random.fillNormal(out, seed, stream, start);
+  }
+  if (distribution === "normalFloat32") {
+    return random == null
+      ? fillNormalFloat32(out, seed, stream, start)
+      : random.fillNormalFloat32(out, seed, stream, start);
+  }
+  throw new InvalidArgumentError(
+    "fillDirection",
+    "distribution",
+    distribution,
+    '"normal" or "normalFloat32"',
+  );
 }

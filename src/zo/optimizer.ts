@@ -15,6 +15,9 @@
  *  5. commits the step (the method's update; zoCons evaluates its candidates here), counts it,
  *     and hands one {@link ZoStepRecord} per direction to `onRecord` and to the caller.
  *
+ * Directions are drawn from the method's `directionDistribution` (directions.ts); a
+ * `FastRandom` handle in the options generates them with WebAssembly SIMD, the same bits.
+ *
  * `replay(records)` runs steps 1 and 5 from the records of one step: the in-place perturbation
  * writes when the step used them (perturb.ts), then the same commit with the recorded scalars,
  * learning rate and ε. Starting from the base weights and a fresh optimizer with the same method,
@@ -25,8 +28,9 @@ import { valueAt } from "../optim/hyper.js";
 import { checkKnownOptions } from "../optim/validate.js";
 import type { DType, FloatArray } from "../params/layout.js";
 import { ParamSet } from "../params/paramset.js";
+import type { FastRandom } from "../random/index.js";
 import type { DirectionAddress } from "./directions.js";
-import { FRESH_STEP_LIMIT, directionAddress } from "./directions.js";
+import { FRESH_STEP_LIMIT, checkFastRandom, directionAddress } from "./directions.js";
 import type { ZoCommitContext, ZoMethod, ZoState } from "./method.js";
 import type { ZoObjective } from "./perturb.js";
 import { evaluateAt, repeatInPlaceWrites, zoEvaluator } from "./perturb.js";
@@ -38,6 +42,12 @@ import { SpsaWorkspace, spsa } from "./spsa.js";
 export interface ZoOptimizerOptions {
   /** Called with every record, in order, once its step has been applied. */
   onRecord?: (record: ZoStepRecord) => void;
+  /**
+   * A handle from `useFastRandom`: directions are then generated with WebAssembly SIMD, the
+   * same bits as without it (default: the JavaScript definitions). The caller keeps it and
+   * closes it when done; one handle may serve several optimizers.
+   */
+  random?: FastRandom;
 }
 
 /** The outcome of one zeroth-order step. */
@@ -71,7 +81,7 @@ export class ZoOptimizer {
    * @param options - see {@link ZoOptimizerOptions}
    */
   constructor(params: ParamSet | FloatArray, method: ZoMethod, options: ZoOptimizerOptions = {}) {
-    checkKnownOptions("ZoOptimizer", options, ["onRecord"]);
+    checkKnownOptions("ZoOptimizer", options, ["onRecord", "random"]);
     const data = params instanceof ParamSet ? params.data : params;
     if (!(data instanceof Float32Array || data instanceof Float64Array)) {
       throw new InvalidArgumentError(
@@ -92,11 +102,13 @@ export class ZoOptimizer {
     if (options.onRecord !== undefined && typeof options.onRecord !== "function") {
       throw new InvalidArgumentError("ZoOptimizer", "onRecord", options.onRecord, "a function");
     }
+    const random =
+      options.random === undefined ? null : checkFastRandom("ZoOptimizer", options.random);
     this.params = data;
     this.method = method;
     this.dtype = data instanceof Float32Array ? "float32" : "float64";
     this.state = method.init(data);
-    this.workspace = new SpsaWorkspace(data);
+    this.workspace = new SpsaWorkspace(data, random);
     this.onRecord = options.onRecord ?? null;
   }
 
@@ -135,7 +147,7 @@ export class ZoOptimizer {
       );
     }
     return Array.from({ length: s.directions }, (_, j) =>
-      directionAddress(s.seed, step, j, s.directionSource),
+      directionAddress(s.seed, step, j, s.directionSource, s.directionDistribution),
     );
   }
 
@@ -216,6 +228,9 @@ export class ZoOptimizer {
         seed: d.seed,
         stream: d.stream,
         ...(d.seedIndex !== undefined ? { seedIndex: d.seedIndex } : {}),
+        ...(d.directionDistribution !== undefined
+          ? { directionDistribution: d.directionDistribution }
+          : {}),
         scalar: result.scalars[j],
         learningRate,
         epsilon,
@@ -236,8 +251,9 @@ export class ZoOptimizer {
   /**
    * Reruns the step the optimizer is at (t = {@link ZoOptimizer.count}) from its records,
    * evaluating nothing. The records must be the n records of step t of a run of the same method
-   * and options (seed, directions, direction source, estimator, perturbation); the learning rate
-   * and ε are taken from the records. A mismatch throws before anything changes.
+   * and options (seed, directions, direction source and distribution, estimator, perturbation);
+   * the learning rate and ε are taken from the records. A mismatch throws before anything
+   * changes, naming the record's value and this run's.
    */
   replay(records: readonly ZoStepRecord[]): void {
     const method = this.method;
@@ -283,6 +299,8 @@ export class ZoOptimizer {
       expect("method", r.method, method.name);
       expect("seed", r.seed, directions[j].seed);
       expect("stream", r.stream, directions[j].stream);
+      // A record without the field was drawn from "normal", the only distribution there was.
+      expect("directionDistribution", r.directionDistribution ?? "normal", s.directionDistribution);
       expect("estimator", r.estimator, s.estimator);
       expect("perturbation", r.perturbation, s.perturbation);
       expect("learningRate", r.learningRate, learningRate);

@@ -49,7 +49,6 @@ import type { Awaitable, Objective } from "../oracles/objective.js";
 import type { FloatArray } from "../params/layout.js";
 import type { DirectionRef } from "./apply.js";
 import { DirectionScratch, addDirection, writeShifted } from "./apply.js";
-import { fillDirection } from "./directions.js";
 import type { Estimator } from "./record.js";
 import type { ValueBatch } from "./valueBatch.js";
 
@@ -75,7 +74,7 @@ export class PerturbedView {
 
   /**
    * @param base - θ (not modified)
-   * @param direction - Philox address of z
+   * @param direction - Philox address of z (and its distribution)
    * @param coefficient - c, e.g. ±ε
    * @param scratch - chunk buffers to work in (one sized for `base` is made when absent or of
    *   another element type); views read one at a time may share one
@@ -88,7 +87,9 @@ export class PerturbedView {
   ) {
     const dtype = base instanceof Float32Array ? "float32" : "float64";
     this.scratch =
-      scratch !== undefined && scratch.dtype === dtype ? scratch : DirectionScratch.for(base);
+      scratch !== undefined && scratch.dtype === dtype
+        ? scratch
+        : DirectionScratch.for(base, scratch?.random ?? null);
   }
 
   /** Number of parameters. */
@@ -115,7 +116,7 @@ export class PerturbedView {
     for (let k = 0; k < out.length; k += z.length) {
       const n = Math.min(z.length, out.length - k);
       const zPart = z.subarray(0, n);
-      fillDirection(zPart, this.direction.seed, this.direction.stream, start + k);
+      this.scratch.fill(zPart, this.direction, start + k);
       for (let i = 0; i < n; i++) out[k + i] = this.base[start + k + i] + c * zPart[i];
     }
     return out;

@@ -3,8 +3,9 @@
  * replay reads to rebuild the parameters bit for bit from the base weights.
  *
  * A step t with n directions yields n records, one per direction j, in direction order. The
- * direction is the Gaussian vector z of the Philox stream (seed, stream) rounded to the layout's
- * dtype (directions.ts fixes the mapping from (t, j) to the stream). Below, fl(x) rounds a
+ * direction is the Gaussian vector z of the Philox stream (seed, stream) in the run's direction
+ * distribution, rounded to the layout's dtype (directions.ts fixes the mapping from (t, j) to the
+ * stream, and both distributions). Below, fl(x) rounds a
  * float64 to the layout's dtype (identity for float64), all other arithmetic is float64 (the
  * JavaScript number; the language forbids fused multiply-add, so every engine gives the same
  * bits), g_j is the projected gradient, lr and ε the learning rate and smoothing radius of step t,
@@ -38,6 +39,7 @@
  * replay needs to repeat that arithmetic (ε, the estimator, and for zoCons the trial scalar).
  * With `perturbation: "virtual"` θ is only ever written by the update, and the scalars suffice.
  */
+import type { ZoDirectionDistribution } from "./directions.js";
 
 /** The zeroth-order update rules. */
 export type ZoMethodName =
@@ -70,6 +72,11 @@ export interface ZoStepRecord {
   readonly stream: number;
   /** Member of the seed pool z was drawn from; absent for fresh directions. */
   readonly seedIndex?: number;
+  /**
+   * The Gaussian sequence z was drawn from (directions.ts): `"normalFloat32"`, or absent for
+   * `"normal"` (records of every run before the choice existed read the same).
+   */
+  readonly directionDistribution?: ZoDirectionDistribution;
   /** The float32 scalar the update applied (see the table above for its meaning). */
   readonly scalar: number;
   /** Learning rate of step t (the schedule's value), as used. */

@@ -37,6 +37,15 @@
  *   restoration is inexact, so applying the scalars alone does not give its bits; the method's
  *   own replay repeats those writes.
  *
+ * ## Direction distribution
+ *
+ * A log holds the direction distribution its run drew from (directions.ts; seedLog.ts, header
+ * byte 21), and a replay regenerates z from that one. A caller that knows which one it expects
+ * passes it (`directionDistribution`), and a log written with the other is refused, naming
+ * both, before anything is written; a {@link ZoHistory} keeps its run's and refuses records of
+ * the other. A `FastRandom` handle (`random`) makes the replay generate z with WebAssembly SIMD,
+ * the same bits.
+ *
  * ## Snapshots
  *
  * A {@link Snapshot} holds the raw bits of the parameters after every record of the steps
@@ -48,8 +57,11 @@
 import { InvalidArgumentError, ShapeMismatchError } from "../errors.js";
 import type { FloatArray, Layout } from "../params/layout.js";
 import { ParamSet } from "../params/paramset.js";
+import type { FastRandom } from "../random/index.js";
 import type { DirectionRef } from "./apply.js";
 import { DirectionScratch, addDirections } from "./apply.js";
+import type { ZoDirectionDistribution } from "./directions.js";
+import { checkDirectionDistribution, checkFastRandom } from "./directions.js";
 import { hashBits } from "./hash.js";
 import type { ZoStepRecord } from "./record.js";
 import type { SeedLogOptions, SeedLogRun } from "./seedLog.js";
@@ -82,6 +94,10 @@ export interface ReplayOptions {
    * the base buffer itself, for an in-place replay.
    */
   out?: FloatArray;
+  /** The direction distribution the log must have been written with (default: the log's own). */
+  directionDistribution?: ZoDirectionDistribution;
+  /** A handle from `useFastRandom` to generate the directions with (same bits, faster). */
+  random?: FastRandom;
 }
 
 /**
@@ -130,6 +146,25 @@ export function checkReplayable(owner: string, run: SeedLogRun): void {
       "record.perturbation",
       run.perturbation,
       '"virtual" (in-place perturbations leave restore drift that the scalars do not carry; rerun the method with ZoOptimizer.replay)',
+    );
+  }
+}
+
+/**
+ * Throws unless `run` drew its directions from `expected` (the error names both).
+ * @param owner - names the caller in the error
+ */
+export function checkRunDistribution(
+  owner: string,
+  run: SeedLogRun | undefined,
+  expected: ZoDirectionDistribution,
+): void {
+  if (run !== undefined && run.directionDistribution !== expected) {
+    throw new InvalidArgumentError(
+      owner,
+      "directionDistribution",
+      run.directionDistribution,
+      `${expected}, the expected direction distribution (the log was written with ${run.directionDistribution})`,
     );
   }
 }
@@ -202,7 +237,7 @@ function applyRange(
     refs.length = 0;
     coefficients.length = 0;
     for (const r of log.records(first, Math.min(end, first + RECORDS_PER_PASS))) {
-      refs.push({ seed: r.seed, stream: r.stream });
+      refs.push({ seed: r.seed, stream: r.stream, directionDistribution: r.directionDistribution });
       coefficients.push(-r.scalar);
     }
     addDirections(target, refs, coefficients, scratch);
@@ -214,13 +249,15 @@ function applyRange(
  * replay does after choosing its starting point, and how a peer that already holds the
  * parameters after step `fromStep` catches up. The records are checked for replayability
  * first; `target` must be the parameters after the steps before `fromStep`, or the result means
- * nothing.
+ * nothing. With `random` (a handle from `useFastRandom`) z is generated with WebAssembly SIMD,
+ * the same bits.
  */
 export function applySteps(
   target: FloatArray,
   log: SeedLog,
   fromStep: number,
   toStep = Infinity,
+  random: FastRandom | null = null,
 ): void {
   const owner = "applySteps";
   if (!(target instanceof Float32Array || target instanceof Float64Array)) {
@@ -233,10 +270,11 @@ export function applySteps(
   if (typeof toStep !== "number" || !(toStep >= fromStep)) {
     throw new InvalidArgumentError(owner, "toStep", toStep, `a number >= fromStep (${fromStep})`);
   }
+  if (random !== null) checkFastRandom(owner, random);
   if (log.run !== undefined) checkReplayable(owner, log.run);
   const first = log.indexOfStep(fromStep);
   const last = log.indexOfStep(toStep);
-  if (last > first) applyRange(target, log, first, last, DirectionScratch.for(target));
+  if (last > first) applyRange(target, log, first, last, DirectionScratch.for(target, random));
 }
 
 /**
@@ -248,8 +286,9 @@ export function applySteps(
  *
  * @param base - the base weights (a ParamSet or its flat buffer)
  * @param log - the run's log, or its records in order
- * @throws InvalidArgumentError for records that cannot replay here, bad options or a snapshot
- *   whose fingerprint does not match its bits; ShapeMismatchError for buffers of another type or
+ * @throws InvalidArgumentError for records that cannot replay here, a log of another direction
+ *   distribution than `options.directionDistribution`, bad options or a snapshot whose
+ *   fingerprint does not match its bits; ShapeMismatchError for buffers of another type or
  *   length
  */
 export function replay(
@@ -264,14 +303,19 @@ export function replay(
     throw new InvalidArgumentError(owner, "options", options, "an object");
   }
   for (const key of Object.keys(options)) {
-    if (!["snapshots", "toStep", "out"].includes(key)) {
+    if (!["snapshots", "toStep", "out", "directionDistribution", "random"].includes(key)) {
       throw new InvalidArgumentError(
         owner,
         key,
         (options as Record<string, unknown>)[key],
-        "a known option (snapshots, toStep, out)",
+        "a known option (snapshots, toStep, out, directionDistribution, random)",
       );
     }
+  }
+  const random = options.random === undefined ? null : checkFastRandom(owner, options.random);
+  if (options.directionDistribution !== undefined) {
+    const expected = checkDirectionDistribution(owner, options.directionDistribution);
+    checkRunDistribution(owner, theLog.run, expected);
   }
   const toStep = options.toStep ?? Infinity;
   if (typeof toStep !== "number" || Number.isNaN(toStep) || toStep < 0) {
@@ -308,7 +352,7 @@ export function replay(
   if (origin !== out) out.set(origin);
   const first = from === undefined ? 0 : theLog.indexOfStep(from.step);
   const last = theLog.indexOfStep(toStep);
-  if (last > first) applyRange(out, theLog, first, last, DirectionScratch.for(out));
+  if (last > first) applyRange(out, theLog, first, last, DirectionScratch.for(out, random));
   return out;
 }
 
@@ -326,6 +370,8 @@ export function takeSnapshot(step: number, params: ParamSet | FloatArray): Snaps
 export interface ZoHistoryOptions extends SeedLogOptions {
   /** Take a snapshot after every k-th step (k ≥ 1), or never with 0 (the default). */
   snapshotEvery?: number;
+  /** The run's direction distribution (default `"normal"`); records of the other are refused. */
+  directionDistribution?: ZoDirectionDistribution;
 }
 
 /** The parts a {@link ZoHistory} is made of, e.g. as read from a checkpoint. */
@@ -340,6 +386,11 @@ export interface ZoHistoryParts {
   readonly snapshots: readonly Snapshot[];
   /** The snapshot period k (0: none). */
   readonly snapshotEvery: number;
+  /**
+   * The run's direction distribution (default: the log's, or `"normal"` for an empty log); it
+   * must agree with the log's.
+   */
+  readonly directionDistribution?: ZoDirectionDistribution;
 }
 
 function checkSnapshotEvery(owner: string, k: unknown): number {
@@ -366,6 +417,8 @@ export class ZoHistory {
   readonly log: SeedLog;
   /** The snapshot period k (0: none). */
   readonly snapshotEvery: number;
+  /** The run's direction distribution: every record must have been drawn from it. */
+  readonly directionDistribution: ZoDirectionDistribution;
   private readonly snapshotList: Snapshot[];
 
   private constructor(
@@ -374,7 +427,9 @@ export class ZoHistory {
     log: SeedLog,
     snapshotEvery: number,
     snapshots: Snapshot[],
+    directionDistribution: ZoDirectionDistribution,
   ) {
+    this.directionDistribution = directionDistribution;
     this.layout = layout;
     this.baseHash = baseHash;
     this.log = log;
@@ -394,9 +449,17 @@ export class ZoHistory {
     if (typeof options !== "object" || options === null) {
       throw new InvalidArgumentError(owner, "options", options, "an object");
     }
-    const { snapshotEvery, ...logOptions } = options;
+    const { snapshotEvery, directionDistribution, ...logOptions } = options;
     const every = checkSnapshotEvery(owner, snapshotEvery ?? 0);
-    return new ZoHistory(base.layout, hashBits(base.data), new SeedLog(logOptions), every, []);
+    const distribution = checkDirectionDistribution(owner, directionDistribution ?? "normal");
+    return new ZoHistory(
+      base.layout,
+      hashBits(base.data),
+      new SeedLog(logOptions),
+      every,
+      [],
+      distribution,
+    );
   }
 
   /**
@@ -407,6 +470,7 @@ export class ZoHistory {
   static fromParts(parts: ZoHistoryParts): ZoHistory {
     const owner = "ZoHistory.fromParts";
     const { layout, baseHash, log, snapshots, snapshotEvery } = parts;
+    let distribution: ZoDirectionDistribution;
     if (typeof baseHash !== "string" || !HASH_PATTERN.test(baseHash)) {
       throw new InvalidArgumentError(
         owner,
@@ -417,6 +481,12 @@ export class ZoHistory {
     }
     if (!(log instanceof SeedLog)) throw new InvalidArgumentError(owner, "log", log, "a SeedLog");
     if (log.run !== undefined) checkReplayable(owner, log.run);
+    if (parts.directionDistribution === undefined) {
+      distribution = log.run?.directionDistribution ?? "normal";
+    } else {
+      distribution = checkDirectionDistribution(owner, parts.directionDistribution);
+      checkRunDistribution(owner, log.run, distribution);
+    }
     if (!Array.isArray(snapshots)) {
       throw new InvalidArgumentError(owner, "snapshots", snapshots, "an array of snapshots");
     }
@@ -447,7 +517,7 @@ export class ZoHistory {
     const kept = snapshots.map((s) =>
       Object.freeze({ step: s.step, params: s.params, hash: s.hash }),
     );
-    return new ZoHistory(layout, baseHash, log, every, kept);
+    return new ZoHistory(layout, baseHash, log, every, kept, distribution);
   }
 
   /** The snapshots taken so far, in step order. */
@@ -470,6 +540,14 @@ export class ZoHistory {
     if (stepRecords.length === 0) return;
     const run = this.log.checkAppend(stepRecords)!;
     checkReplayable(owner, run);
+    if (run.directionDistribution !== this.directionDistribution) {
+      throw new InvalidArgumentError(
+        owner,
+        "directionDistribution of the records",
+        run.directionDistribution,
+        `${this.directionDistribution}, this history's direction distribution`,
+      );
+    }
     const first = stepRecords[0];
     if (
       stepRecords.length !== run.directions ||
@@ -493,8 +571,9 @@ export class ZoHistory {
   /**
    * The parameters after the steps before `toStep` (default: all recorded), replayed from the
    * latest snapshot at or before it, or from `base` (checked against the base fingerprint).
+   * @param random - a handle from `useFastRandom` to generate the directions with (same bits)
    */
-  replay(base: ParamSet | FloatArray, toStep?: number): FloatArray {
+  replay(base: ParamSet | FloatArray, toStep?: number, random?: FastRandom): FloatArray {
     const owner = "ZoHistory.replay";
     const data = dataOf(owner, "base", base);
     this.layout.assertBuffer(data, `${owner}: base`);
@@ -507,6 +586,10 @@ export class ZoHistory {
         `the run's base weights (fingerprint ${this.baseHash})`,
       );
     }
-    return replay(data, this.log, { snapshots: this.snapshotList, toStep: toStep ?? Infinity });
+    return replay(data, this.log, {
+      snapshots: this.snapshotList,
+      toStep: toStep ?? Infinity,
+      ...(random === undefined ? {} : { random }),
+    });
   }
 }

@@ -20,7 +20,9 @@
  * - Updates linear in z with nothing but the scalar varying: zoSgd and zoCons. Momentum, Adam
  *   and sign-of-estimate updates are not sums of s·z_k; weight decay or clipping would read θ.
  * - Virtual perturbations: in-place runs carry restore drift that no scalar holds.
- * - One seed for every record (a log guarantees it).
+ * - One seed and one direction distribution for every record (a log guarantees it). The fold
+ *   keeps the distribution, {@link replayFolded} regenerates z_k from it, and a caller that
+ *   names the distribution it expects has a fold of the other refused, naming both.
  *
  * ## How close the folded model is to the live one
  *
@@ -44,8 +46,15 @@ import { InvalidArgumentError, ShapeMismatchError } from "../errors.js";
 import { zoAccumulate } from "../kernels/zo.js";
 import type { FloatArray } from "../params/layout.js";
 import { ParamSet } from "../params/paramset.js";
+import type { FastRandom } from "../random/index.js";
 import { DIRECTION_CHUNK } from "./apply.js";
-import { fillDirection, poolStream } from "./directions.js";
+import type { ZoDirectionDistribution } from "./directions.js";
+import {
+  checkDirectionDistribution,
+  checkFastRandom,
+  fillDirection,
+  poolStream,
+} from "./directions.js";
 import type { ZoStepRecord } from "./record.js";
 import { REPLAYABLE_METHODS } from "./replay.js";
 import { SeedLog } from "./seedLog.js";
@@ -68,6 +77,8 @@ export interface FoldedMember {
 export interface SeedFold {
   /** The run's Philox seed. */
   readonly seed: number;
+  /** The Gaussian sequence of the run's directions (directions.ts); absent means `"normal"`. */
+  readonly directionDistribution?: ZoDirectionDistribution;
   /** Members in increasing k, the order {@link replayFolded} adds them in. */
   readonly members: readonly FoldedMember[];
   /** Number of records folded (N). */
@@ -91,7 +102,9 @@ export function foldLog(log: SeedLog | readonly ZoStepRecord[]): SeedFold {
     throw new InvalidArgumentError(owner, "log", log, "a SeedLog or an array of step records");
   }
   const run = theLog.run;
-  if (run === undefined) return Object.freeze({ seed: 0, members: [], records: 0 });
+  if (run === undefined) {
+    return Object.freeze({ seed: 0, directionDistribution: "normal", members: [], records: 0 });
+  }
   if (!REPLAYABLE_METHODS.includes(run.method)) {
     throw new InvalidArgumentError(
       owner,
@@ -131,7 +144,12 @@ export function foldLog(log: SeedLog | readonly ZoStepRecord[]): SeedFold {
   const members = [...sums.keys()]
     .sort((a, b) => a - b)
     .map((k) => Object.freeze({ seedIndex: k, stream: poolStream(k), ...sums.get(k)! }));
-  return Object.freeze({ seed: run.seed, members: Object.freeze(members), records: theLog.length });
+  return Object.freeze({
+    seed: run.seed,
+    directionDistribution: run.directionDistribution,
+    members: Object.freeze(members),
+    records: theLog.length,
+  });
 }
 
 /** Options of {@link replayFolded}. */
@@ -140,6 +158,10 @@ export interface FoldedReplayOptions {
   out?: FloatArray;
   /** When given (a Float64Array of the parameter count), receives the per-coordinate bound of the file header. */
   bound?: Float64Array;
+  /** The direction distribution the fold must come from (default: the fold's own). */
+  directionDistribution?: ZoDirectionDistribution;
+  /** A handle from `useFastRandom` to generate the directions with (same bits, faster). */
+  random?: FastRandom;
 }
 
 /** Unit roundoff of float64. */
@@ -152,6 +174,9 @@ function checkFold(owner: string, fold: unknown): SeedFold {
     f !== null &&
     Number.isInteger(f.seed) &&
     Number.isInteger(f.records) &&
+    (f.directionDistribution === undefined ||
+      f.directionDistribution === "normal" ||
+      f.directionDistribution === "normalFloat32") &&
     Array.isArray(f.members) &&
     f.members.every(
       (m: Partial<FoldedMember>, i: number, all: readonly Partial<FoldedMember>[]) =>
@@ -201,6 +226,19 @@ export function replayFolded(
   if (bound !== undefined && (!(bound instanceof Float64Array) || bound.length !== d)) {
     throw new ShapeMismatchError(`${owner}: bound must be a Float64Array of ${d}`);
   }
+  const distribution = f.directionDistribution ?? "normal";
+  if (options.directionDistribution !== undefined) {
+    const expected = checkDirectionDistribution(owner, options.directionDistribution);
+    if (expected !== distribution) {
+      throw new InvalidArgumentError(
+        owner,
+        "fold.directionDistribution",
+        distribution,
+        `${expected}, the expected direction distribution (the fold's log was written with ${distribution})`,
+      );
+    }
+  }
+  const random = options.random === undefined ? null : checkFastRandom(owner, options.random);
   const u = single ? 2 ** -24 : U64;
   const gamma = (f.records + f.members.length + 3) * (u + 3 * U64);
   const factor = gamma < 1 ? gamma / (1 - gamma) : Infinity;
@@ -214,7 +252,7 @@ export function replayFolded(
     sum.fill(0, 0, n);
     if (bound !== undefined) for (let i = 0; i < n; i++) scale[i] = Math.abs(theta0[start + i]);
     for (const m of f.members) {
-      fillDirection(chunk, f.seed, m.stream, start);
+      fillDirection(chunk, f.seed, m.stream, start, distribution, random);
       zoAccumulate(sum, chunk, m.sum, n);
       if (bound !== undefined) {
         for (let i = 0; i < n; i++) scale[i] += m.absoluteSum * Math.abs(chunk[i]);

@@ -8,8 +8,8 @@
  * ## What a log holds
  *
  * The fields that cannot change during a run (seed, directions per step n, method, estimator,
- * perturbation, and whether directions are fresh or drawn from a seed pool) are stored once, in
- * the header, and are fixed by the first record appended. Each record then stores its step t,
+ * perturbation, whether directions are fresh or drawn from a seed pool, and the direction
+ * distribution) are stored once, in the header, and are fixed by the first record appended. Each record then stores its step t,
  * direction j, pool member k (pool runs), learning rate and ε as used (float64, exact), the
  * scalar, and for zoCons the trial scalar. The Philox stream is not stored: directions.ts fixes
  * it as a function of (t, j) or of k, and the log checks every record against that mapping. The
@@ -42,7 +42,8 @@
  *      18     1    estimator: 0 twoPoint, 1 onePoint
  *      19     1    perturbation: 0 virtual, 1 inPlace
  *      20     1    direction source: 0 fresh, 1 seed pool
- *      21     3    zero
+ *      21     1    direction distribution (directions.ts): 0 normal, 1 normalFloat32
+ *      22     2    zero
  *      24     4    directions per step n (u32)
  *      28     4    zero
  *      32     8    seed (u64, below 2^53)
@@ -50,7 +51,9 @@
  *      48   N·R    records
  *    48+N·R   8    checksum: FNV-1a 64 (hash.ts) of every byte before it, least significant first
  *
- * While no record has fixed the run (an empty log), bytes 17…20, n and the seed are 0.
+ * While no record has fixed the run (an empty log), bytes 17…21, n and the seed are 0.
+ * Byte 21 was reserved (zero) before the distribution could be chosen, so every older log reads
+ * as `"normal"`, which is what it was written with.
  * A record, R bytes, fields in this order (optional ones only where stated):
  *
  *     step t (u32) · direction j (u32) · [pool runs: pool member k (u32)] · learning rate (f64) ·
@@ -64,10 +67,13 @@
  */
 import { InvalidArgumentError } from "../errors.js";
 import { checkChoice, checkKnownOptions } from "../optim/validate.js";
+import type { ZoDirectionDistribution } from "./directions.js";
 import {
   DIRECTIONS_PER_STEP_LIMIT,
+  DIRECTION_DISTRIBUTIONS,
   FRESH_STEP_LIMIT,
   POOL_SIZE_LIMIT,
+  checkDirectionDistribution,
   freshStream,
   poolStream,
 } from "./directions.js";
@@ -115,6 +121,8 @@ export interface SeedLogRun {
   readonly perturbation: Perturbation;
   /** `"fresh"` directions per (step, direction), or members of a seed `"pool"`. */
   readonly source: "fresh" | "pool";
+  /** The Gaussian sequence of every direction (directions.ts). */
+  readonly directionDistribution: ZoDirectionDistribution;
 }
 
 /** What went wrong with bytes that do not decode to a seed log. */
@@ -151,6 +159,7 @@ const RECORD_KEYS: readonly string[] = [
   "seed",
   "stream",
   "seedIndex",
+  "directionDistribution",
   "scalar",
   "learningRate",
   "epsilon",
@@ -525,6 +534,7 @@ export class SeedLog implements Iterable<ZoStepRecord> {
       out[18] = ESTIMATORS.indexOf(run.estimator);
       out[19] = PERTURBATIONS.indexOf(run.perturbation);
       out[20] = SOURCES.indexOf(run.source);
+      out[21] = DIRECTION_DISTRIBUTIONS.indexOf(run.directionDistribution);
       view.setUint32(24, run.directions, true);
       writeU64(view, 32, run.seed);
     }
@@ -595,7 +605,7 @@ export class SeedLog implements Iterable<ZoStepRecord> {
     if (encodingByte > 1) throw malformed(`scalar encoding ${encodingByte}`);
     const flags = bytes[16];
     if ((flags & ~(FLAG_PROJECTED | FLAG_RUN_FIXED)) !== 0) throw malformed(`flags ${flags}`);
-    for (const at of [21, 22, 23, 28, 29, 30, 31]) {
+    for (const at of [22, 23, 28, 29, 30, 31]) {
       if (bytes[at] !== 0) throw malformed(`reserved byte ${at} is ${bytes[at]}, not 0`);
     }
     const scale = view.getInt8(15);
@@ -632,6 +642,7 @@ export class SeedLog implements Iterable<ZoStepRecord> {
       estimator: choose(ESTIMATORS, 18, "estimator"),
       perturbation: choose(PERTURBATIONS, 19, "perturbation"),
       source: choose(SOURCES, 20, "direction source"),
+      directionDistribution: choose(DIRECTION_DISTRIBUTIONS, 21, "direction distribution"),
     };
     if (!isInteger(run.seed, SEED_LIMIT)) throw malformed(`seed ${run.seed}`);
     if (!isInteger(run.directions, DIRECTIONS_PER_STEP_LIMIT + 1, 1)) {
@@ -739,6 +750,11 @@ export class SeedLog implements Iterable<ZoStepRecord> {
       bad("directions", "an integer in [1, 2^20]");
     }
     const source = r.seedIndex === undefined ? "fresh" : "pool";
+    // Absent means "normal", the only distribution there was before the choice existed.
+    const directionDistribution = checkDirectionDistribution(
+      owner,
+      r.directionDistribution ?? "normal",
+    );
     const here: SeedLogRun = {
       seed: r.seed as number,
       directions: r.directions as number,
@@ -746,10 +762,19 @@ export class SeedLog implements Iterable<ZoStepRecord> {
       estimator,
       perturbation,
       source,
+      directionDistribution,
     };
     if (run !== undefined) {
       for (const key of ["seed", "directions", "method", "estimator", "perturbation"] as const) {
         if (here[key] !== run[key]) bad(key, `the log's ${key} (${String(run[key])})`);
+      }
+      if (directionDistribution !== run.directionDistribution) {
+        throw new InvalidArgumentError(
+          owner,
+          "directionDistribution",
+          directionDistribution,
+          `the log's directionDistribution (${run.directionDistribution})`,
+        );
       }
       if (source !== run.source) {
         bad(
@@ -871,6 +896,10 @@ function readRecordFrom(
     directions: run.directions,
     seed: run.seed,
   };
+  const distribution =
+    run.directionDistribution === "normal"
+      ? {}
+      : { directionDistribution: run.directionDistribution };
   const tail = {
     scalar: readScalar(shape.scalar),
     learningRate: source.getFloat64(at + shape.learningRate, true),
@@ -884,9 +913,22 @@ function readRecordFrom(
   const trial = shape.trialScalar >= 0 ? { trialScalar: readScalar(shape.trialScalar) } : {};
   if (shape.seedIndex >= 0) {
     const seedIndex = source.getUint32(at + shape.seedIndex, true);
-    return { ...common, stream: poolStream(seedIndex), seedIndex, ...tail, ...trial };
+    return {
+      ...common,
+      stream: poolStream(seedIndex),
+      seedIndex,
+      ...distribution,
+      ...tail,
+      ...trial,
+    };
   }
-  return { ...common, stream: freshStreamUnchecked(step, direction), ...tail, ...trial };
+  return {
+    ...common,
+    stream: freshStreamUnchecked(step, direction),
+    ...distribution,
+    ...tail,
+    ...trial,
+  };
 }
 
 /** A stored code, or NaN for the two invalid bytes (the record check then refuses it). */

@@ -22,6 +22,7 @@
  */
 import { InvalidArgumentError } from "../errors.js";
 import type { FloatArray } from "../params/layout.js";
+import type { FastRandom } from "../random/index.js";
 import type { DirectionRef } from "./apply.js";
 import { DirectionScratch, forEachEstimateChunk, writeShifted } from "./apply.js";
 import type { PerturbedValues, ValueFunction, ZoObjective } from "./perturb.js";
@@ -43,9 +44,13 @@ export class SpsaWorkspace {
   private point: FloatArray | null = null;
   private batch: FloatArray[] = [];
 
-  /** @param params - the parameter buffer the workspace will serve */
-  constructor(params: FloatArray) {
-    this.scratch = DirectionScratch.for(params);
+  /**
+   * @param params - the parameter buffer the workspace will serve
+   * @param random - a handle from `useFastRandom` to generate directions with (same bits), or
+   *   null for the JavaScript definitions
+   */
+  constructor(params: FloatArray, random: FastRandom | null = null) {
+    this.scratch = DirectionScratch.for(params, random);
   }
 
   /** The one parameter-sized buffer of the virtual path, allocated on first use. */

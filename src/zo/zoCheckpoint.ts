@@ -31,7 +31,11 @@
  * | `descend.finalHash` | fingerprint of the parameters when the file was written |
  * | `descend.snapshotEvery` | the snapshot period k (0: none) |
  * | `descend.snapshots` | JSON `[[step, fingerprint], …]`, steps increasing |
+ * | `descend.directionDistribution` | `"normal"` or `"normalFloat32"` (directions.ts); a missing key means `"normal"` |
  *
+ * The distribution is also in the log's header; a file whose two disagree is refused as
+ * `"malformed"`, naming both, and one without the key (written before the distribution could
+ * be chosen) is a `"normal"` run, which is what it was.
  * ## Loading
  *
  * {@link restoreZoCheckpoint} checks, in this order, and stops at the first failure with a
@@ -62,6 +66,9 @@ import {
   writeFileAtomically,
   writeLittleEndian,
 } from "../params/safetensors.js";
+import type { FastRandom } from "../random/index.js";
+import type { ZoDirectionDistribution } from "./directions.js";
+import { checkFastRandom } from "./directions.js";
 import { Fnv1a64, hashBits } from "./hash.js";
 import type { Snapshot } from "./replay.js";
 import { ZoHistory, applySteps, dataOf } from "./replay.js";
@@ -106,6 +113,8 @@ export interface RestoreZoOptions {
    * (cost: the whole log), instead of from the latest snapshot (default false).
    */
   verifySnapshots?: boolean;
+  /** A handle from `useFastRandom` to generate the replay's directions with (same bits, faster). */
+  random?: FastRandom;
 }
 
 /** The result of {@link restoreZoCheckpoint}. */
@@ -158,6 +167,7 @@ export function serializeZoCheckpoint(
     "descend.finalHash": hashBits(data),
     "descend.snapshotEvery": String(history.snapshotEvery),
     "descend.snapshots": JSON.stringify(history.snapshots.map((s) => [s.step, s.hash])),
+    "descend.directionDistribution": history.directionDistribution,
   };
   const { snapshots } = history;
   const file = layOutSafetensors(metadata, [
@@ -299,6 +309,13 @@ export function readZoCheckpoint(bytes: Uint8Array): ZoCheckpointContents {
     if (!expectedNames.has(name))
       throw malformed(`holds tensor "${name}", which its metadata does not list`);
   }
+  const distributionText = metadata["descend.directionDistribution"] ?? "normal";
+  if (distributionText !== "normal" && distributionText !== "normalFloat32") {
+    throw malformed(
+      `metadata "descend.directionDistribution" is ${JSON.stringify(distributionText)}, not "normal" or "normalFloat32"`,
+    );
+  }
+  const directionDistribution: ZoDirectionDistribution = distributionText;
   const logEntry = tensors.get("log");
   if (logEntry === undefined || logEntry.dtype !== "U8")
     throw malformed('has no "log" tensor (U8)');
@@ -328,7 +345,14 @@ export function readZoCheckpoint(bytes: Uint8Array): ZoCheckpointContents {
   // fromParts checks each snapshot's bits against its fingerprint, among the rest.
   let history: ZoHistory;
   try {
-    history = ZoHistory.fromParts({ layout, baseHash, log, snapshots, snapshotEvery: every });
+    history = ZoHistory.fromParts({
+      layout,
+      baseHash,
+      log,
+      snapshots,
+      snapshotEvery: every,
+      directionDistribution,
+    });
   } catch (e) {
     if (e instanceof InvalidArgumentError || e instanceof ShapeMismatchError) {
       throw malformed(`history is inconsistent: ${e.message}`);
@@ -356,16 +380,17 @@ export function restoreZoCheckpoint(
     throw new InvalidArgumentError(owner, "options", options, "an object");
   }
   for (const key of Object.keys(options)) {
-    if (key !== "into" && key !== "verifySnapshots") {
+    if (key !== "into" && key !== "verifySnapshots" && key !== "random") {
       throw new InvalidArgumentError(
         owner,
         key,
         (options as Record<string, unknown>)[key],
-        "a known option (into, verifySnapshots)",
+        "a known option (into, verifySnapshots, random)",
       );
     }
   }
   const { into, verifySnapshots = false } = options;
+  const random = options.random === undefined ? null : checkFastRandom(owner, options.random);
   if (typeof verifySnapshots !== "boolean") {
     throw new InvalidArgumentError(owner, "verifySnapshots", verifySnapshots, "true or false");
   }
@@ -398,7 +423,7 @@ export function restoreZoCheckpoint(
   if (verifySnapshots) {
     let step = 0;
     for (const s of history.snapshots) {
-      applySteps(result, history.log, step, s.step);
+      applySteps(result, history.log, step, s.step, random);
       const hash = hashBits(result);
       if (hash !== s.hash) {
         throw new ZoCheckpointError(
@@ -408,11 +433,11 @@ export function restoreZoCheckpoint(
       }
       step = s.step;
     }
-    applySteps(result, history.log, step);
+    applySteps(result, history.log, step, Infinity, random);
   } else {
     const last = history.snapshots.at(-1);
     if (last !== undefined) result.set(last.params);
-    applySteps(result, history.log, last?.step ?? 0);
+    applySteps(result, history.log, last?.step ?? 0, Infinity, random);
   }
   const hash = hashBits(result);
   if (hash !== finalHash) {

@@ -24,6 +24,7 @@ import { ZoOptimizer } from "../../src/zo/optimizer.js";
 import type { ZoStepRecord } from "../../src/zo/record.js";
 import { SeedLog } from "../../src/zo/seedLog.js";
 import { zoAdam } from "../../src/zo/zoAdam.js";
+import { zoSgd } from "../../src/zo/zoSgd.js";
 import { loadZoCheckpoint } from "../../src/zo/zoCheckpoint.js";
 
 /** Runs the command line in-process, capturing its output. */
@@ -182,6 +183,15 @@ describe("descend finetune arguments", () => {
     assert.equal(a.figures, "svg");
     assert.equal(a.perturbation, undefined);
     assert.equal(parseFinetuneArguments(["--perturbation", "in-place"]).perturbation, "inPlace");
+    assert.equal(a.directionDistribution, undefined);
+    assert.equal(
+      parseFinetuneArguments(["--direction-distribution", "normal-float32"]).directionDistribution,
+      "normalFloat32",
+    );
+    assert.equal(
+      parseFinetuneArguments(["--direction-distribution", "normal"]).directionDistribution,
+      "normal",
+    );
   });
 
   it("refuses mistakes with exit status 2, naming the option", async () => {
@@ -189,6 +199,14 @@ describe("descend finetune arguments", () => {
       [["--optimizer", "lion"], /--optimizer must be zo-sgd, .*adamw, sgd, got "lion"/],
       [["--optimizer", "adamw", "--epsilon", "1e-3"], /--epsilon applies to zeroth-order/],
       [["--perturbation", "sideways"], /--perturbation must be virtual or in-place/],
+      [
+        ["--direction-distribution", "uniform"],
+        /--direction-distribution must be normal or normal-float32, got "uniform"/,
+      ],
+      [
+        ["--optimizer", "sgd", "--direction-distribution", "normal"],
+        /--direction-distribution applies to zeroth-order optimizers only, not to sgd/,
+      ],
       [["--steps", "0"], /--steps must be an integer in \[1, 10000000\], got "0"/],
       [["--learning-rate=-1"], /--learning-rate needs positive numbers, got "-1"/],
       [["--figures", "png"], /--figures must be svg or none/],
@@ -206,7 +224,15 @@ describe("descend finetune arguments", () => {
   it("documents its options", async () => {
     const { code, stdout } = await cli(["finetune", "--help"]);
     assert.equal(code, 0);
-    for (const option of ["--model", "--optimizer", "--steps", "--learning-rate", "--epsilon"]) {
+    for (const option of [
+      "--model",
+      "--optimizer",
+      "--steps",
+      "--learning-rate",
+      "--epsilon",
+      "--direction-distribution",
+      "normal-float32",
+    ]) {
       assert.ok(stdout.includes(option), option);
     }
     for (const name of ["zo-sgd", "zo-adam", "zo-cons", "adamw", "zo-checkpoint.safetensors"]) {
@@ -256,6 +282,46 @@ describe("descend finetune runs", () => {
     assert.equal(replayed.history.log.length, 6);
     assert.equal(existsSync(join(out, FINETUNE_FILES.seedLog)), false);
     assert.match(await readFile(join(out, FINETUNE_FILES.html), "utf8"), /<table>/);
+  });
+
+  it("draws normal-float32 directions when asked, and records them in its ZO checkpoint", async () => {
+    const out = join(dir, "mezo-float32");
+    const steps = 3;
+    const { code, stdout, stderr } = await cli([
+      "finetune",
+      "--direction-distribution",
+      "normal-float32",
+      "--steps",
+      String(steps),
+      "--seed",
+      "3",
+      "--out",
+      out,
+      ...quick,
+    ]);
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /normal-float32 directions/);
+    const report = (await readReport(out)) as Report & {
+      settings: { directionDistribution: string };
+    };
+    assert.equal(report.settings.directionDistribution, "normalFloat32");
+    const weights = await readWeights(task, join(out, FINETUNE_FILES.weights));
+    // The same run, written out here: batches and directions of seed 3, float32-native normals.
+    const params = base.data.slice() as Float32Array;
+    const reference = new ZoOptimizer(
+      params,
+      zoSgd({ learningRate: 2e-4, epsilon: 1e-3, seed: 3, directionDistribution: "normalFloat32" }),
+    );
+    for (let t = 0; t < steps; t++) {
+      task.selectBatch("finetune", t, 3);
+      const { records } = await reference.step((p) => task.model.value(p));
+      assert.equal(records[0].directionDistribution, "normalFloat32");
+    }
+    assert.deepEqual(new Uint8Array(weights.buffer), new Uint8Array(params.buffer));
+    const replayed = await loadZoCheckpoint(join(out, FINETUNE_FILES.zoCheckpoint), base);
+    assert.deepEqual(new Uint8Array(replayed.params.data.buffer), new Uint8Array(weights.buffer));
+    assert.equal(replayed.history.directionDistribution, "normalFloat32");
+    assert.equal(replayed.history.log.run?.directionDistribution, "normalFloat32");
   });
 
   it("writes the seed log of a ZO-Adam run with in-place perturbations, which replays", async () => {
