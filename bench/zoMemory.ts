@@ -30,6 +30,7 @@ import { writeFileSync } from "node:fs";
 import type { FinetuneTask, TaskModelConfig } from "../src/cli/finetuneTask.js";
 import {
   DEFAULT_LEARNING_RATES,
+  directionRandom,
   finetuneTask,
   pretrainedModelPath,
   runFinetune,
@@ -157,7 +158,9 @@ try {
     learningRate: DEFAULT_LEARNING_RATES.adamw,
     seed: 0,
   };
-  await runFinetune(task, base, mezoSettings, { steps: 2, evalEvery: 2 });
+  // Timed runs generate directions with the fast generator, as `descend finetune` does.
+  const random = await directionRandom();
+  await runFinetune(task, base, mezoSettings, { steps: 2, evalEvery: 2, random });
   await runFinetune(task, base, adamwSettings, { steps: 2, evalEvery: 2 });
   process.stdout.write(
     `\nHeld-out loss per stepping time (from ${pretrainedModelPath().split(/[\\/]/).pop()}):\n`,
@@ -165,7 +168,9 @@ try {
   const mezo = await runFinetune(task, base, mezoSettings, {
     steps: options.steps,
     evalEvery: options.steps,
+    random,
   });
+  await random.close();
   const mezoEnd = mezo.curve[mezo.curve.length - 1];
   const adamw = await runFinetune(task, base, adamwSettings, {
     steps: 10 * options.steps,

@@ -10,10 +10,9 @@
  * measured on fixed windows of the last 10% of the text at step 0, every `--eval-every` steps
  * and at the end; those evaluations are neither counted as forward passes nor timed.
  *
- * Zeroth-order runs generate their directions with the WebAssembly SIMD fills of
- * `useFastRandom` (the same bits as the JavaScript definitions, so a run's files do not depend
- * on it), on the calling thread: a direction chunk (at most 8192 values) is far below the size
- * at which the fill hands work to worker threads.
+ * Zeroth-order runs generate their directions with finetuneTask.ts's `directionRandom`, the
+ * WebAssembly SIMD fills of `useFastRandom` (the same bits as the JavaScript definitions, so a
+ * run's files do not depend on it).
  */
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -22,7 +21,6 @@ import type { TopLevelSpec } from "vega-lite";
 import type { ParamSet } from "../params/paramset.js";
 import { serializeParams } from "../params/safetensors.js";
 import type { FastRandom } from "../random/fast.js";
-import { useFastRandom } from "../random/fast.js";
 import type { FigureSpec } from "../report/figures.js";
 import { FONT_STACK, renderFigures } from "../report/figures.js";
 import { escapeXml, inlineSvg } from "../report/html.js";
@@ -58,6 +56,7 @@ import {
   FINETUNE_OPTIMIZERS,
   HELD_OUT_WINDOWS,
   PRETRAIN_END,
+  directionRandom,
   finetuneTask,
   isZeroOrder,
   pretrainedModelPath,
@@ -507,7 +506,7 @@ export async function finetuneCommand(args: readonly string[], io: CliIo): Promi
     let run: FinetuneRun;
     let random: FastRandom | null = null;
     try {
-      random = zeroOrder ? await useFastRandom({ threads: 1 }) : null;
+      random = zeroOrder ? await directionRandom() : null;
       run = await runFinetune(task, base, settings, {
         ...(random === null ? {} : { random }),
         steps,

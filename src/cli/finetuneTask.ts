@@ -39,6 +39,7 @@ import { ParamSet } from "../params/paramset.js";
 import { readParams } from "../params/safetensors.js";
 import { fillUniform } from "../random/distributions.js";
 import type { FastRandom } from "../random/fast.js";
+import { useFastRandom } from "../random/fast.js";
 import type { ZoDirectionDistribution } from "../zo/directions.js";
 import type { ZoMethod } from "../zo/method.js";
 import { ZoOptimizer } from "../zo/optimizer.js";
@@ -612,4 +613,14 @@ export async function runFinetune(
   }
   if (curve[curve.length - 1].step !== done) await measure(done);
   return { params, curve, steps: done, end, zo, failure };
+}
+
+/**
+ * The fast generator of zeroth-order directions for fine-tuning runs: WebAssembly SIMD fills
+ * (the same bits as the JavaScript definitions) on the calling thread, since a direction chunk
+ * (at most 8192 values) is far below the size at which fills go to worker threads, with pieces
+ * of 4096 samples so that its WebAssembly memory is one 64 KiB page. The caller closes it.
+ */
+export function directionRandom(): Promise<FastRandom> {
+  return useFastRandom({ threads: 1, pieceSamples: 4096 });
 }

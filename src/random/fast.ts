@@ -52,6 +52,14 @@ export interface FastRandomOptions {
    * as they become free; fills shorter than two chunks stay on the calling thread.
    */
   grain?: number;
+  /**
+   * Samples generated per kernel call into the module's own memory, which holds one piece (a
+   * multiple of 1024, at least 1024; default 262144, 2 MiB of float64 that stays in a core's
+   * cache). The memory is the piece plus a small control block, rounded up to 64 KiB pages:
+   * 4096 keeps it to one page, for callers whose fills are short (a zeroth-order direction
+   * chunk) and whose memory is tight.
+   */
+  pieceSamples?: number;
 }
 
 /** Handle of the fast Gaussian generator returned by {@link useFastRandom}. */
@@ -88,7 +96,7 @@ const PAGE = 65536;
 const CONTROL_AT = 64;
 /** Where the scratch area starts: after the control block, 64-byte aligned. */
 const SCRATCH_AT = CONTROL_AT + Math.ceil(CONTROL_BYTES / 64) * 64;
-/** Samples per piece: 2 MiB of float64, which stays in a core's cache. */
+/** Default samples per piece: 2 MiB of float64, which stays in a core's cache. */
 const PIECE_SAMPLES = 1 << 18;
 const DEFAULT_GRAIN = 32768;
 
@@ -135,8 +143,23 @@ const NORMAL_FLOAT32: KernelPlan = {
 };
 
 function checkOptions(options: FastRandomOptions): void {
-  checkKnownOptions("useFastRandom", options, ["threads", "grain"]);
-  const { threads, grain } = options;
+  checkKnownOptions("useFastRandom", options, ["threads", "grain", "pieceSamples"]);
+  const { threads, grain, pieceSamples } = options;
+  if (pieceSamples !== undefined) {
+    checkNumber("useFastRandom", "pieceSamples", pieceSamples, {
+      integer: true,
+      min: 1024,
+      max: 1 << 24,
+    });
+    if (pieceSamples % 1024 !== 0) {
+      throw new InvalidArgumentError(
+        "useFastRandom",
+        "pieceSamples",
+        pieceSamples,
+        "a multiple of 1024",
+      );
+    }
+  }
   if (threads !== undefined) {
     checkNumber("useFastRandom", "threads", threads, { integer: true, min: 1, max: 64 });
   }
@@ -154,8 +177,8 @@ function canShare(): boolean {
   return isolated !== false;
 }
 
-function createMemory(api: WasmApi, shared: boolean): WasmMemory | null {
-  const pages = Math.ceil((SCRATCH_AT + PIECE_SAMPLES * 8) / PAGE);
+function createMemory(api: WasmApi, shared: boolean, pieceSamples: number): WasmMemory | null {
+  const pages = Math.ceil((SCRATCH_AT + pieceSamples * 8) / PAGE);
   try {
     return shared
       ? new api.Memory({ initial: pages, maximum: pages, shared: true })
@@ -174,9 +197,11 @@ class Generator implements FastRandom {
   private readonly args = new Float64Array(9);
   private pool: ThreadPool | null = null;
   private grain = DEFAULT_GRAIN;
+  private readonly pieceSamples: number;
 
-  constructor(module: WasmModule | null, memory: WasmMemory | null) {
+  constructor(module: WasmModule | null, memory: WasmMemory | null, pieceSamples = PIECE_SAMPLES) {
     this.memory = memory;
+    this.pieceSamples = pieceSamples;
     if (module === null || memory === null) {
       this.enabled = false;
       this.functions = [];
@@ -259,14 +284,15 @@ class Generator implements FastRandom {
     const fn = this.functions[fnIndex];
     const args = this.args;
     const memory = this.memory!;
+    const piece = this.pieceSamples;
     const view = plan.single
-      ? new Float32Array(memory.buffer, SCRATCH_AT, PIECE_SAMPLES)
-      : new Float64Array(memory.buffer, SCRATCH_AT, PIECE_SAMPLES);
+      ? new Float32Array(memory.buffer, SCRATCH_AT, piece)
+      : new Float64Array(memory.buffer, SCRATCH_AT, piece);
     // Threads take chunks of whole kernel steps, about `grain` samples each.
     const chunkGroups = Math.max(1, Math.floor(this.grain / stepSamples)) * plan.step;
     const end = k + Math.floor((n - k) / stepSamples) * stepSamples;
     while (k < end) {
-      const samples = Math.min(PIECE_SAMPLES, end - k);
+      const samples = Math.min(piece, end - k);
       const block = index / blockSamples;
       args[0] = SCRATCH_AT;
       args[1] = 0;
@@ -283,7 +309,7 @@ class Generator implements FastRandom {
       } else {
         invoke(fn, args, 9);
       }
-      out.set(samples === PIECE_SAMPLES ? view : view.subarray(0, samples), k);
+      out.set(samples === piece ? view : view.subarray(0, samples), k);
       k += samples;
       index += samples;
     }
@@ -319,7 +345,8 @@ export async function useFastRandom(options: FastRandomOptions = {}): Promise<Fa
   for (const shared of canShare() ? [true, false] : [false]) {
     const bytes = randomModuleBytes(shared);
     if (!api.validate(bytes)) continue;
-    const memory = createMemory(api, shared);
+    const pieceSamples = options.pieceSamples ?? PIECE_SAMPLES;
+    const memory = createMemory(api, shared, pieceSamples);
     if (memory === null) continue;
     let module: WasmModule;
     try {
@@ -327,7 +354,7 @@ export async function useFastRandom(options: FastRandomOptions = {}): Promise<Fa
     } catch {
       continue;
     }
-    const generator = new Generator(module, memory);
+    const generator = new Generator(module, memory, pieceSamples);
     const threads = options.threads ?? Math.min(8, await hardwareThreads(1));
     if (shared) await generator.startThreads(module, threads, options.grain ?? DEFAULT_GRAIN);
     return generator;

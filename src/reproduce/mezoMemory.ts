@@ -36,7 +36,13 @@
  *   otherwise.
  */
 import type { FinetuneTask } from "../cli/finetuneTask.js";
-import { finetuneTask, pretrainedModelPath, runFinetune } from "../cli/finetuneTask.js";
+import type { FastRandom } from "../random/fast.js";
+import {
+  directionRandom,
+  finetuneTask,
+  pretrainedModelPath,
+  runFinetune,
+} from "../cli/finetuneTask.js";
 import { adamw } from "../optim/adam.js";
 import { Optimizer } from "../optim/optimizer.js";
 import type { ParamSet } from "../params/paramset.js";
@@ -285,6 +291,7 @@ export async function reproduceMezoMemory(options: ReproduceOptions): Promise<Re
   const plan = mezoMemoryPlan(quick, seed);
   const task = await finetuneTask({ seed });
   const probe = await MemoryProbe.open();
+  let random: FastRandom | null = null;
   try {
     const base = await task.readModel(pretrainedModelPath());
     progress("memory: inference, MeZO (in place, virtual) and AdamW steps");
@@ -300,6 +307,8 @@ export async function reproduceMezoMemory(options: ReproduceOptions): Promise<Re
     const test = (p: Float32Array | Float64Array) =>
       task.loss(p, { count: plan.windows, from: 0.5, to: 1 });
     const baseTest = await test(base.data);
+    // The quality runs are timed: directions come from the fast generator, as in the CLI.
+    random = await directionRandom();
     const runSide = async (optimizer: "adamw" | "mezo"): Promise<QualitySide> => {
       const rates = optimizer === "adamw" ? plan.adamwRates : plan.mezoRates;
       const steps = optimizer === "adamw" ? plan.adamwSteps : plan.mezoSteps;
@@ -317,7 +326,13 @@ export async function reproduceMezoMemory(options: ReproduceOptions): Promise<Re
               seed: s,
               perturbation: "inPlace",
             },
-            { steps, evalEvery: steps, evaluate: selection, batchSeed: s },
+            {
+              steps,
+              evalEvery: steps,
+              evaluate: selection,
+              batchSeed: s,
+              ...(random === null ? {} : { random }),
+            },
           );
           const last = run.curve[run.curve.length - 1];
           outcome.selection.push(
@@ -411,6 +426,7 @@ export async function reproduceMezoMemory(options: ReproduceOptions): Promise<Re
       report,
     };
   } finally {
+    await random?.close();
     probe.close();
     task.dispose();
   }

@@ -191,6 +191,38 @@ describe("useFastRandom: validation and fallbacks", () => {
     await assert.rejects(useFastRandom({ threads: 2.5 }), /threads/);
     await assert.rejects(useFastRandom({ grain: 24 }), /grain/);
     await assert.rejects(useFastRandom({ chunk: 4 } as never), /chunk/);
+    await assert.rejects(useFastRandom({ pieceSamples: 512 }), /pieceSamples/);
+    await assert.rejects(useFastRandom({ pieceSamples: 1536 }), /pieceSamples.*multiple of 1024/);
+  });
+
+  it("with small pieces, fills across many pieces with the same bits", async () => {
+    const fast = await useFastRandom({ threads: 1, pieceSamples: 1024 });
+    try {
+      for (const [length, start] of [
+        [1024, 0],
+        [5000, 3],
+        [8192, 2 ** 40 + 1],
+      ]) {
+        const what = `length ${length} from ${start}`;
+        assertSameBits(
+          fast.fillNormal(new Float32Array(length), 4, 9, start),
+          fillNormal(new Float32Array(length), 4, 9, start),
+          `fillNormal float32, ${what}`,
+        );
+        assertSameBits(
+          fast.fillNormal(new Float64Array(length), 4, 9, start),
+          fillNormal(new Float64Array(length), 4, 9, start),
+          `fillNormal float64, ${what}`,
+        );
+        assertSameBits(
+          fast.fillNormalFloat32(new Float32Array(length), 4, 9, start),
+          fillNormalFloat32(new Float32Array(length), 4, 9, start),
+          `fillNormalFloat32, ${what}`,
+        );
+      }
+    } finally {
+      await fast.close();
+    }
   });
 
   it("keeps working on one thread after close()", async () => {
