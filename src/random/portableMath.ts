@@ -139,8 +139,21 @@ export interface SinCos {
 export function sinCosTwoPi(u: number, out: SinCos): SinCos {
   const quarter = Math.round(4 * u);
   const a = (u - quarter * 0.25) * TWO_PI;
-  const s = sinKernel(a);
-  const c = cosKernel(a);
+  return turnByQuarters(quarter, sinKernel(a), cosKernel(a), out);
+}
+
+/**
+ * Writes sin and cos of θ + q·π/2 into `out` from s = sin θ and c = cos θ: the quadrant
+ * identities, exact (they only swap and negate).
+ * @param quarter - q, an integer (only q mod 4 matters)
+ * @returns `out`
+ */
+export function turnByQuarters<T extends { sin: number; cos: number }>(
+  quarter: number,
+  s: number,
+  c: number,
+  out: T,
+): T {
   switch (quarter & 3) {
     case 0:
       out.sin = s;

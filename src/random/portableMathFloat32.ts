@@ -33,6 +33,7 @@
  * every u = j·2^-24 in [0, 1). test/random/portableMathFloat32.test.ts holds them to 1 ulp,
  * 2 ulps and 1.5·2^-24.
  */
+import { turnByQuarters } from "./portableMath.js";
 
 const fround = Math.fround;
 
@@ -140,24 +141,5 @@ export function sinCosTwoPiFloat32(u: number, out: SinCosFloat32): SinCosFloat32
   u = fround(u);
   const quarter = Math.round(4 * u);
   const a = fround((u - quarter * 0.25) * TWO_PI_FLOAT32);
-  const s = sinKernelFloat32(a);
-  const c = cosKernelFloat32(a);
-  switch (quarter & 3) {
-    case 0:
-      out.sin = s;
-      out.cos = c;
-      break;
-    case 1:
-      out.sin = c;
-      out.cos = -s;
-      break;
-    case 2:
-      out.sin = -s;
-      out.cos = -c;
-      break;
-    default:
-      out.sin = -c;
-      out.cos = s;
-  }
-  return out;
+  return turnByQuarters(quarter, sinKernelFloat32(a), cosKernelFloat32(a), out);
 }
