@@ -11,12 +11,12 @@
  * Optimizers and which tensors they take:
  * - AdamW on every tensor; its grid is the reproduction's (1e-3 … 3.16e-2 on the transformer,
  *   0.01 … 0.316 on the perceptron), and it is tuned first.
- * - Muon, AdaGO, the noise-adaptive LMO descent (src/optim/noiseAdaptiveLmo.ts), AdaMuon (also
- *   with the factored second moment) and Shampoo (Gupta, Koren & Singer, ICML 2018; root
- *   inverses every 10 steps) take the reproduction's Muon tensors (the hidden weight matrices: the four matrices of each
- *   transformer block; the perceptron's input layer) and hand the rest to AdamW at AdamW's
- *   selected rate, on the same schedule. Muon is the reproduction's own transform and grid
- *   (0.01 … 0.316).
+ * - Muon, AdaGO, the noise-adaptive LMO descent (src/optim/noiseAdaptiveLmo.ts), AdaMuon (also with
+ *   the factored second moment) and Shampoo (Gupta, Koren & Singer, ICML 2018; root inverses every
+ *   10 steps) take the reproduction's Muon tensors (the hidden weight matrices: the four matrices
+ *   of each transformer block; the perceptron's input layer) and hand the rest to AdamW at AdamW's
+ *   selected rate, on the same schedule. Muon is the reproduction's own transform and grid (0.01 …
+ *   0.316).
  * - SOAP (Vyas et al., ICLR 2025), SPlus (Frans, Levine & Abbeel, 2025) and PSGD Kron (Li,
  *   2018/2024) precondition every tensor themselves, as their reference implementations and
  *   catalog entries do.
@@ -27,16 +27,16 @@
  *   `withLayerStatistics` lends its statistics to the reproduction's model. They run as their
  *   catalog entries build them (K-FAC with the KL clip 1e-2 of its reference's main.py).
  *
- * Learning-rate grids: 4 rates half a decade apart around a centre c (rounded to 3 digits). Where
- * c is a tuned rate, the grid is c/10, c/√10, c, √10·c, lower rather than higher because
- * mini-batches of 64 take smaller rates than the full batch c was tuned on: the tuned full-batch
- * perceptron rates of src/bench/learningRates.ts (Shampoo 0.1, SOAP 0.1 on the perceptron).
- * Elsewhere c is the catalog's defaultLearningRate (Shampoo 0.03, SOAP 0.01, PSGD Kron 1e-3,
- * AdaGO 0.3, noise-adaptive LMO 0.3, AdaMuon and its factored form 0.01, SPlus 0.1 on the
- * transformer; the same and K-FAC 0.3, MKOR 0.1 on the perceptron); on the perceptron those grids run c/√10, c, √10·c, 10·c, since a first pass with
- * the lower grids left all four of them at the grid's top rate. Every other hyperparameter is the
- * implementation's default, except that AdaGO's rate is floored at 1e-6 of its peak during the
- * warm-up from 0 (the table in the README was measured so).
+ * Learning-rate grids: 4 rates half a decade apart around a centre c (rounded to 3 digits). Where c
+ * is a tuned rate, the grid is c/10, c/√10, c, √10·c, lower rather than higher because mini-batches
+ * of 64 take smaller rates than the full batch c was tuned on: the tuned full-batch perceptron
+ * rates of src/bench/learningRates.ts (Shampoo 0.1, SOAP 0.1 on the perceptron). Elsewhere c is the
+ * catalog's defaultLearningRate (Shampoo 0.03, SOAP 0.01, PSGD Kron 1e-3, AdaGO 0.3, noise-adaptive
+ * LMO 0.3, AdaMuon and its factored form 0.01, SPlus 0.1 on the transformer; the same and K-FAC
+ * 0.3, MKOR 0.1 on the perceptron); on the perceptron those grids run c/√10, c, √10·c, 10·c, since
+ * a first pass with the lower grids left all four of them at the grid's top rate. Every other
+ * hyperparameter is the implementation's default, except that AdaGO's rate is floored at 1e-6 of
+ * its peak during the warm-up from 0 (the table in the README was measured so).
  *
  * Grid extension: a best rate at the grid's first (last) rate only bounds the result, so after a
  * grid is swept, while the selected rate is the smallest (largest) rate tried, one more rate half

@@ -1,7 +1,7 @@
 /**
- * Writes test/fixtures/random-golden.json: the exact bits of the random layer's outputs
- * (Philox words, Gaussian, uniform and exponential samples in float64 and float32, the
- * float32-native Gaussian sequence, Rademacher signs) for a handful of (seed, stream, start, count) slices.
+ * Writes test/fixtures/random-golden.json: the exact bits of the random layer's outputs (Philox
+ * words, Gaussian, uniform and exponential samples in float64 and float32, the float32-native
+ * Gaussian sequence, Rademacher signs) for a handful of (seed, stream, start, count) slices.
  *
  * The file pins the outputs down: the tests check that Node.js and headless Chromium reproduce
  * it bit for bit, and, independently of this implementation, that each value follows from the

@@ -24,12 +24,12 @@
  *     m ← μ·m + (1−μ)·G               (Nesterov: the LMO gets (1−μ)·G + μ·m)
  *     X ← X − max(ε, η_layer·min(n, γ))·ρ·LMO(m)
  *
- * Without momentum, clamp and floor the step is η_layer·ρ·‖G‖_†·LMO(G): AdaGrad-Norm's rate applied to
- * the steepest-descent step of each layer's norm. For ℓ2 that is AdaGrad-Norm per tensor. With
- * the spectral norm, `measure: "frobenius"`, radius 1 and AdaGO's η, μ, γ, ε and v₀, the update
- * is AdaGO's (src/optim/adago.ts, whose shape scale is off by default), bit for bit. A layer
- * whose gradients carry more noise accumulates a larger v and so takes smaller steps than a
- * quiet layer of the same group.
+ * Without momentum, clamp and floor the step is η_layer·ρ·‖G‖_†·LMO(G): AdaGrad-Norm's rate applied
+ * to the steepest-descent step of each layer's norm. For ℓ2 that is AdaGrad-Norm per tensor. With
+ * the spectral norm, `measure: "frobenius"`, radius 1 and AdaGO's η, μ, γ, ε and v₀, the update is
+ * AdaGO's (src/optim/adago.ts, whose shape scale is off by default), bit for bit. A layer whose
+ * gradients carry more noise accumulates a larger v and so takes smaller steps than a quiet layer
+ * of the same group.
  *
  * The spectral dual norm is ⟨G, NS(G)⟩ with the Newton–Schulz iteration of the LMO: the nuclear
  * norm when the iteration converges (the cubic one with enough steps), an approximation of it

@@ -127,8 +127,8 @@ export function saniaStepSize(gap: number, squaredNorm: number): number {
 }
 
 /**
- * Turns the gradient into SANIA's signed step `−γ·B⁻¹g` (see {@link saniaStepSize}). Needs `ctx.loss`,
- * f* from the options or `ctx.objective`, and with the Hutchinson preconditioner one
+ * Turns the gradient into SANIA's signed step `−γ·B⁻¹g` (see {@link saniaStepSize}). Needs
+ * `ctx.loss`, f* from the options or `ctx.objective`, and with the Hutchinson preconditioner one
  * Hessian-vector product per update.
  */
 export function scaleBySania(options: SaniaOptions = {}): GradientTransform<SaniaState> {

@@ -8,14 +8,14 @@
  * Problem: the jax-js perceptron 64 → 32 (tanh) → 10 on the UCI digits, float32, mini-batches of
  * 64 rows; each seed draws its own split, initial weights and batch order.
  *
- * Budget: the same steps, seeds and schedule (linear warmup over 5% of the steps, then cosine
- * decay to 0) for both, and a grid of the same size: 6 learning rates half a decade apart × 4
- * values of each side's second hyperparameter, the dampening λ of M-FAC (1e-3 … 1, a decade
- * apart; the official default 1e-5 is tuned for windows of 1024 gradients of a ResNet) and the
- * momentum of SGD (0.5, 0.9, 0.95, 0.99). M-FAC keeps a window of m = 32 gradients (as in
- * bench/curvature.ts; the official default is 1024) and otherwise the official defaults (IST-DASLab/M-FAC, optim.py
- * `MFAC`: no momentum, no weight decay); SGD is torch.optim.SGD with heavy-ball momentum and no
- * weight decay.
+ * Budget: the same steps, seeds and schedule (linear warmup over 5% of the steps, then cosine decay
+ * to 0) for both, and a grid of the same size: 6 learning rates half a decade apart × 4 values of
+ * each side's second hyperparameter, the dampening λ of M-FAC (1e-3 … 1, a decade apart; the
+ * official default 1e-5 is tuned for windows of 1024 gradients of a ResNet) and the momentum of SGD
+ * (0.5, 0.9, 0.95, 0.99). M-FAC keeps a window of m = 32 gradients (as in bench/curvature.ts; the
+ * official default is 1024) and otherwise the official defaults (IST-DASLab/M-FAC, optim.py `MFAC`:
+ * no momentum, no weight decay); SGD is torch.optim.SGD with heavy-ball momentum and no weight
+ * decay.
  *
  * Two selections per side from the same runs: for the loss, the setting with the lowest mean
  * training loss (all training rows) after the last step; for accuracy, the setting with the

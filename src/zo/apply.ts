@@ -12,13 +12,13 @@
  * operation is elementwise, applying a chunk of each direction in turn gives the same bits as
  * applying each direction over the whole buffer, whatever the chunk length.
  *
- * A {@link DirectionScratch} may hold a `FastRandom` handle (random/fast.ts); every loop here
- * then generates its chunks with the WebAssembly fills, which write the same bits as the
- * JavaScript definitions. The handle rides on the scratch because the scratch is what every
- * chunk loop already receives: the fast path needs no new parameter anywhere and no global
- * state. Measured per call, the WebAssembly fill wins at every chunk length the rule below
- * gives (from 256 elements on, about 6 times faster than JavaScript for `"normal"` and 14 times for
- * `"normalFloat32"`, reaching 7 and 18 times at 8192), so the chunk rule is the same with and without it.
+ * A {@link DirectionScratch} may hold a `FastRandom` handle (random/fast.ts); every loop here then
+ * generates its chunks with the WebAssembly fills, which write the same bits as the JavaScript
+ * definitions. The handle rides on the scratch because the scratch is what every chunk loop already
+ * receives: the fast path needs no new parameter anywhere and no global state. Measured per call,
+ * the WebAssembly fill wins at every chunk length the rule below gives (from 256 elements on, about
+ * 6 times faster than JavaScript for `"normal"` and 14 times for `"normalFloat32"`, reaching 7 and
+ * 18 times at 8192), so the chunk rule is the same with and without it.
  */
 import { InvalidArgumentError } from "../errors.js";
 import { zoAccumulate, zoAddScaled, zoShiftedCopy } from "../kernels/zo.js";

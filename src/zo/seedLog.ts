@@ -9,12 +9,12 @@
  *
  * The fields that cannot change during a run (seed, directions per step n, method, estimator,
  * perturbation, whether directions are fresh or drawn from a seed pool, and the direction
- * distribution) are stored once, in the header, and are fixed by the first record appended. Each record then stores its step t,
- * direction j, pool member k (pool runs), learning rate and ε as used (float64, exact), the
- * scalar, and for zoCons the trial scalar. The Philox stream is not stored: directions.ts fixes
- * it as a function of (t, j) or of k, and the log checks every record against that mapping. The
- * projected gradient g_j is a diagnostic that no replay reads; it is kept only with
- * `keepProjectedGradients: true` (decoded records otherwise carry NaN there).
+ * distribution) are stored once, in the header, and are fixed by the first record appended. Each
+ * record then stores its step t, direction j, pool member k (pool runs), learning rate and ε as
+ * used (float64, exact), the scalar, and for zoCons the trial scalar. The Philox stream is not
+ * stored: directions.ts fixes it as a function of (t, j) or of k, and the log checks every record
+ * against that mapping. The projected gradient g_j is a diagnostic that no replay reads; it is kept
+ * only with `keepProjectedGradients: true` (decoded records otherwise carry NaN there).
  *
  * Scalars are stored as float32 (`scalarEncoding: "float32"`, the default) or as one-byte codes
  * of the fixed table of scalarCode.ts at a power-of-two scale 2^p (`"code8"`). With codes, the
@@ -52,8 +52,8 @@
  *    48+N·R   8    checksum: FNV-1a 64 (hash.ts) of every byte before it, least significant first
  *
  * While no record has fixed the run (an empty log), bytes 17…21, n and the seed are 0.
- * Byte 21 was reserved (zero) before the distribution could be chosen, so every older log reads
- * as `"normal"`, which is what it was written with.
+ * A log whose byte 21 is zero, as in every log written before that byte was assigned, reads as
+ * `"normal"`.
  * A record, R bytes, fields in this order (optional ones only where stated):
  *
  *     step t (u32) · direction j (u32) · [pool runs: pool member k (u32)] · learning rate (f64) ·
