@@ -118,8 +118,10 @@ for (;;) {
 export type KernelFunction = (...args: number[]) => number | undefined;
 
 /**
- * Calls `fn` with the first `n` values of `args`, spelled out so that no argument array is
- * built per call. Returns the kernel's result, or −1 for kernels without one.
+ * Calls `fn` with the first `n` values of `args`, spelled out for each arity: a direct call with
+ * exactly the export's number of arguments is several times cheaper than spreading an array or
+ * passing surplus arguments, so the cases cannot share one call. Returns the kernel's result, or
+ * −1 for kernels without one.
  */
 export function invoke(fn: KernelFunction, args: Float64Array, n: number): number {
   const a = args;
@@ -399,10 +401,14 @@ export class ThreadPool {
   }
 }
 
+/** Whether the host reports a Node.js version: only then are `node:` modules looked for. */
+function runningInNode(): boolean {
+  return typeof process !== "undefined" && typeof process.versions?.node === "string";
+}
+
 /** Loads `node:worker_threads` where it exists (Node.js); `null` elsewhere. */
 export async function loadWorkerThreads(): Promise<WorkerThreads | null> {
-  const isNode = typeof process !== "undefined" && typeof process.versions?.node === "string";
-  if (!isNode) return null;
+  if (!runningInNode()) return null;
   // A computed specifier keeps bundlers for browsers from trying to resolve the module.
   const specifier = ["node", "worker_threads"].join(":");
   try {
@@ -414,8 +420,7 @@ export async function loadWorkerThreads(): Promise<WorkerThreads | null> {
 
 /** Number of hardware threads (Node.js), or `fallback`. */
 export async function hardwareThreads(fallback: number): Promise<number> {
-  const isNode = typeof process !== "undefined" && typeof process.versions?.node === "string";
-  if (!isNode) return fallback;
+  if (!runningInNode()) return fallback;
   try {
     const os = (await import(["node", "os"].join(":"))) as {
       availableParallelism?: () => number;

@@ -24,15 +24,7 @@
  * distributions drawn from the same (seed, stream) reuse the same bits: give each random
  * quantity its own stream.
  */
-import {
-  INDEX_LIMIT,
-  PhiloxStream,
-  checkCounterPart,
-  checkRange,
-  highWord,
-  lowWord,
-  philoxBlock,
-} from "./philox.js";
+import { checkCounterPart, streamBlock, streamForFill } from "./philox.js";
 import type { SinCos } from "./portableMath.js";
 import { portableLog, sinCosTwoPi } from "./portableMath.js";
 
@@ -91,16 +83,7 @@ const scratch = new Uint32Array(4);
 function blockOf(seed: number, stream: number, b: number, owner: string): Uint32Array {
   checkCounterPart(owner, "seed", seed);
   checkCounterPart(owner, "stream", stream);
-  philoxBlock(
-    lowWord(b),
-    highWord(b),
-    lowWord(stream),
-    highWord(stream),
-    lowWord(seed),
-    highWord(seed),
-    scratch,
-  );
-  return scratch;
+  return streamBlock(seed, stream, b, scratch);
 }
 
 /** Element `index` of the uniform [0, 1) float64 sequence of (seed, stream). */
@@ -147,8 +130,7 @@ export function fillUniform<T extends FloatBuffer>(
   stream: number,
   startIndex = 0,
 ): T {
-  const s = new PhiloxStream(seed, stream, "fillUniform");
-  checkRange("fillUniform", startIndex, out.length, INDEX_LIMIT);
+  const s = streamForFill("fillUniform", seed, stream, startIndex, out.length);
   const single = out instanceof Float32Array;
   const n = out.length;
   let i = startIndex;
@@ -172,8 +154,7 @@ export function fillExponential<T extends FloatBuffer>(
   stream: number,
   startIndex = 0,
 ): T {
-  const s = new PhiloxStream(seed, stream, "fillExponential");
-  checkRange("fillExponential", startIndex, out.length, INDEX_LIMIT);
+  const s = streamForFill("fillExponential", seed, stream, startIndex, out.length);
   const n = out.length;
   let i = startIndex;
   let k = 0;
@@ -197,8 +178,7 @@ export function fillNormal<T extends FloatBuffer>(
   stream: number,
   startIndex = 0,
 ): T {
-  const s = new PhiloxStream(seed, stream, "fillNormal");
-  checkRange("fillNormal", startIndex, out.length, INDEX_LIMIT);
+  const s = streamForFill("fillNormal", seed, stream, startIndex, out.length);
   const n = out.length;
   let i = startIndex;
   let k = 0;
@@ -228,8 +208,7 @@ export function fillRademacher<T extends SignBuffer>(
   stream: number,
   startIndex = 0,
 ): T {
-  const s = new PhiloxStream(seed, stream, "fillRademacher");
-  checkRange("fillRademacher", startIndex, out.length, INDEX_LIMIT);
+  const s = streamForFill("fillRademacher", seed, stream, startIndex, out.length);
   const n = out.length;
   let i = startIndex;
   let k = 0;

@@ -193,6 +193,47 @@ export class PhiloxStream {
   }
 }
 
+/**
+ * Computes block `b` of stream (seed, stream) into `out`, for lookups of single elements.
+ * Nothing is checked here: each caller checks seed, stream and index in the order its own error
+ * messages follow.
+ * @returns `out`
+ */
+export function streamBlock(
+  seed: number,
+  stream: number,
+  b: number,
+  out: Uint32Array,
+): Uint32Array {
+  philoxBlock(
+    lowWord(b),
+    highWord(b),
+    lowWord(stream),
+    highWord(stream),
+    lowWord(seed),
+    highWord(seed),
+    out,
+  );
+  return out;
+}
+
+/**
+ * Checks the arguments every fill takes (seed, stream, then `startIndex` with the `length` of
+ * the output) and returns the stream the fill draws from.
+ * @param owner - function name used in validation messages
+ */
+export function streamForFill(
+  owner: string,
+  seed: number,
+  stream: number,
+  startIndex: number,
+  length: number,
+): PhiloxStream {
+  const s = new PhiloxStream(seed, stream, owner);
+  checkRange(owner, startIndex, length, INDEX_LIMIT);
+  return s;
+}
+
 const scratch = new Uint32Array(4);
 
 /**
@@ -203,17 +244,7 @@ export function randomBits(seed: number, stream: number, index: number): number 
   checkCounterPart("randomBits", "seed", seed);
   checkCounterPart("randomBits", "stream", stream);
   checkCounterPart("randomBits", "index", index);
-  const b = Math.floor(index / 4);
-  philoxBlock(
-    lowWord(b),
-    highWord(b),
-    lowWord(stream),
-    highWord(stream),
-    lowWord(seed),
-    highWord(seed),
-    scratch,
-  );
-  return scratch[index % 4];
+  return streamBlock(seed, stream, Math.floor(index / 4), scratch)[index % 4];
 }
 
 /**
@@ -227,8 +258,7 @@ export function fillBits(
   stream: number,
   startIndex = 0,
 ): Uint32Array {
-  const s = new PhiloxStream(seed, stream, "fillBits");
-  checkRange("fillBits", startIndex, out.length, INDEX_LIMIT);
+  const s = streamForFill("fillBits", seed, stream, startIndex, out.length);
   const n = out.length;
   let k = 0;
   let w = startIndex;

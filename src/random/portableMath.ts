@@ -148,12 +148,7 @@ export function sinCosTwoPi(u: number, out: SinCos): SinCos {
  * @param quarter - q, an integer (only q mod 4 matters)
  * @returns `out`
  */
-export function turnByQuarters<T extends { sin: number; cos: number }>(
-  quarter: number,
-  s: number,
-  c: number,
-  out: T,
-): T {
+export function turnByQuarters<T extends SinCos>(quarter: number, s: number, c: number, out: T): T {
   switch (quarter & 3) {
     case 0:
       out.sin = s;

@@ -1,14 +1,16 @@
 // Assertions and small drivers shared by the optimizer tests: approximate and bit-exact
 // equality, rejected hyperparameters, lookups in a chain's state, per-tensor splits of flat
-// buffers, minimization runs and the fused-path-versus-reference loop.
+// buffers, minimization runs, the fused-path-versus-reference loop and checkpoint resumes.
 import assert from "node:assert/strict";
+import { it } from "node:test";
 import { InvalidArgumentError, formatValue } from "../../src/errors.js";
+import { restoreOptimizer, serializeOptimizer } from "../../src/optim/checkpoint.js";
 import { Optimizer } from "../../src/optim/optimizer.js";
 import type { GradientTransform, State } from "../../src/optim/transform.js";
 import type { Objective } from "../../src/oracles/objective.js";
 import type { DType, FloatArray, Layout } from "../../src/params/layout.js";
 import { ParamSet } from "../../src/params/paramset.js";
-import { sampleGradients, sampleParams } from "./inputs.js";
+import { sampleGradients, sampleLayout, sampleParams } from "./inputs.js";
 
 // ---------------------------------------------------------------------------------------------
 // Approximate equality
@@ -286,4 +288,92 @@ export async function runBesideReference(run: ReferenceRun): Promise<ReferenceRe
     run.reference(expected, Float64Array.from(g), k, opt);
   }
   return { opt, params, expected };
+}
+
+/** One case of {@link itMatchesReferenceLoop}: options of the transform and of its reference. */
+export interface ReferenceVariant<Options, ReferenceOptions> {
+  /** The test's name (the dtype is appended). */
+  label: string;
+  /** Options of the transform under test. */
+  options: Options;
+  /** The same settings in the reference's terms. */
+  ref: ReferenceOptions;
+}
+
+/** What {@link itMatchesReferenceLoop} compares. */
+export interface ReferenceLoop<Options, ReferenceOptions, ReferenceState> {
+  /** The cases, each tested in float64 and in float32. */
+  variants: readonly ReferenceVariant<Options, ReferenceOptions>[];
+  /** Builds the transform under test. */
+  transform: (options: Options) => GradientTransform;
+  /** How many seeded gradients to feed. */
+  gradients: number;
+  /** The reference's state for {@link sampleLayout}. */
+  init: (layout: Layout) => ReferenceState;
+  /** One step of the reference on float64 parameters. */
+  step: (
+    layout: Layout,
+    params: FloatArray,
+    gradient: FloatArray,
+    state: ReferenceState,
+    ref: ReferenceOptions,
+  ) => void;
+  /**
+   * The family's own checks of the Optimizer's state against the reference's, run once the
+   * parameters have agreed; `rtol` is {@link FUSED_RTOL} of the run's dtype.
+   */
+  checkState: (
+    opt: Optimizer,
+    params: ParamSet,
+    state: ReferenceState,
+    ref: ReferenceOptions,
+    rtol: number,
+  ) => void;
+}
+
+/**
+ * Registers one test per variant and dtype (float64, then float32): the transform runs beside
+ * its per-tensor reference loop ({@link runBesideReference}), the parameters must agree within
+ * {@link FUSED_RTOL} (unit floor), then `checkState` compares the state.
+ */
+export function itMatchesReferenceLoop<Options, ReferenceOptions, ReferenceState>(
+  loop: ReferenceLoop<Options, ReferenceOptions, ReferenceState>,
+): void {
+  for (const { label, options, ref } of loop.variants) {
+    for (const dtype of ["float64", "float32"] as const) {
+      it(`${label} (${dtype})`, async () => {
+        const state = loop.init(sampleLayout());
+        const { opt, params, expected } = await runBesideReference({
+          dtype,
+          transform: loop.transform(options),
+          gradients: loop.gradients,
+          reference: (x, g) => loop.step(x.layout, x.data, g, state, ref),
+        });
+        const rtol = FUSED_RTOL[dtype];
+        assertClose(params.data, expected.data, rtol, "params", UNIT_FLOOR);
+        loop.checkState(opt, params, state, ref, rtol);
+      });
+    }
+  }
+}
+
+/**
+ * Checks, for float32 and float64 {@link sampleParams}, that 3 steps, a checkpoint with the
+ * parameters, a restore into fresh parameters and the remaining 4 of 7 seeded gradients give
+ * the bits and the checkpoint of 7 steps straight through.
+ */
+export async function assertResumesBitExactly(build: () => GradientTransform): Promise<void> {
+  for (const dtype of ["float32", "float64"] as const) {
+    const gradients = sampleGradients(sampleParams(dtype).layout, 7);
+    const straight = new Optimizer(sampleParams(dtype), build());
+    for (const g of gradients) await straight.update(g);
+    const first = new Optimizer(sampleParams(dtype), build());
+    for (const g of gradients.slice(0, 3)) await first.update(g);
+    const bytes = serializeOptimizer(first, { includeParams: true });
+    const resumed = new Optimizer(new ParamSet(sampleParams(dtype).layout), build());
+    restoreOptimizer(resumed, bytes, { includeParams: true });
+    for (const g of gradients.slice(3)) await resumed.update(g);
+    assertSameBits(resumed.params.data, straight.params.data, `${dtype} params`);
+    assert.deepEqual(serializeOptimizer(resumed), serializeOptimizer(straight), `${dtype} state`);
+  }
 }

@@ -1,9 +1,11 @@
 // Replays a conformance fixture (trajectories recorded from reference implementations) through a
-// descend transform and compares loss, gradient and parameters at every step.
+// descend transform and compares loss, gradient and parameters at every step; also sets up the
+// fixtures' matrix least-squares problem with its exact optimum.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { formatValue } from "../../src/errors.js";
 import type { ConformanceProblem } from "../../src/oracles/problems/conformance.js";
+import type { Objective } from "../../src/oracles/objective.js";
 import { conformanceObjective } from "../../src/oracles/problems/conformance.js";
 import { Layout } from "../../src/params/layout.js";
 import { ParamSet } from "../../src/params/paramset.js";
@@ -11,6 +13,7 @@ import type { NestedArray } from "../../src/params/paramset.js";
 import { Optimizer } from "../../src/optim/optimizer.js";
 import type { GradientTransform } from "../../src/optim/transform.js";
 import { assertClose } from "./assertions.js";
+import { leastSquaresOptimum } from "./problems.js";
 
 export interface FixtureStep {
   t: number;
@@ -177,4 +180,29 @@ export async function replay(
     1e-10,
     `${c.id} final_loss`,
   );
+}
+
+/** The matrix least-squares problem of the first Muon fixture, as {@link matrixLeastSquares} sets it up. */
+export interface MatrixLeastSquares {
+  /** ½‖AW − C‖²_F. */
+  objective: Objective;
+  /** The fixture's starting point. */
+  params: ParamSet;
+  /** The objective at the start. */
+  initialValue: number;
+  /** W* and f*, from the normal equations. */
+  optimum: { w: Float64Array; value: number };
+}
+
+/** The first Muon fixture's least-squares problem, its starting point and its exact optimum. */
+export function matrixLeastSquares(): MatrixLeastSquares {
+  const c = loadCases("muon")[0];
+  const objective = conformanceObjective(c.problem);
+  const optimum = leastSquaresOptimum(
+    c.problem.data.A as number[][],
+    c.problem.data.C as number[][],
+  );
+  const params = paramsFrom(c, c.init);
+  const initialValue = objective.value(params.data) as number;
+  return { objective, params, initialValue, optimum };
 }

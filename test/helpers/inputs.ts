@@ -1,5 +1,7 @@
 // Deterministic test inputs: a small seeded generator (SplitMix32-style mixing) so test data is
 // identical on every run and platform without touching the library's own random module.
+import type { Dataset } from "../../src/data/dataset.js";
+import { subset } from "../../src/data/dataset.js";
 import { Layout } from "../../src/params/layout.js";
 import type { DType, FloatArray } from "../../src/params/layout.js";
 import { ParamSet } from "../../src/params/paramset.js";
@@ -40,12 +42,36 @@ export function sampleLayout(dtype: DType = "float64"): Layout {
 
 /** Parameters of {@link sampleLayout} filled with seeded values. */
 export function sampleParams(dtype: DType = "float64", seed = 1): ParamSet {
-  const set = new ParamSet(sampleLayout(dtype));
-  fillUniform(set.data, seed);
-  return set;
+  return seededParams(sampleLayout(dtype), seed);
 }
 
 /** A sequence of `steps` seeded gradients for `layout`. */
 export function sampleGradients(layout: Layout, steps: number, seed = 100): FloatArray[] {
   return Array.from({ length: steps }, (_, k) => fillUniform(layout.zeros(), seed + k, 0.5));
+}
+
+/** Parameters of `layout` filled with seeded values in [-1, 1). */
+export function seededParams(layout: Layout, seed = 1): ParamSet {
+  return new ParamSet(layout, fillUniform(layout.zeros(), seed));
+}
+
+/** Every `step`-th row of `ds` (rows 0, step, 2·step, …): a smaller data set of the same kind. */
+export function everyNth(ds: Dataset, step: number): Dataset {
+  return subset(
+    ds,
+    Array.from({ length: Math.floor(ds.rows / step) }, (_, i) => i * step),
+  );
+}
+
+/** Matrices of several kinds: tall, wide, square and a 3-D tensor seen as 2×12. */
+export function matrixLayout(dtype: DType = "float64"): Layout {
+  return new Layout(
+    [
+      { name: "tall", shape: [7, 3] },
+      { name: "wide", shape: [2, 5] },
+      { name: "square", shape: [4, 4] },
+      { name: "filter", shape: [2, 3, 4] },
+    ],
+    dtype,
+  );
 }

@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { InvalidArgumentError, NonFiniteError } from "../../src/errors.js";
 import { adamw } from "../../src/optim/adam.js";
-import { restoreOptimizer, serializeOptimizer } from "../../src/optim/checkpoint.js";
 import type { FismoState } from "../../src/optim/fismo.js";
 import { fismo, scaleByFismo } from "../../src/optim/fismo.js";
 import { muon, routeMatrices } from "../../src/optim/muon.js";
@@ -16,13 +15,14 @@ import { ParamSet } from "../../src/params/paramset.js";
 import {
   assertClose,
   assertInvalidArgument,
+  assertResumesBitExactly,
   assertSameBits,
   assertSameState,
   partState,
   snapshotState,
 } from "../helpers/assertions.js";
-import { loadCases, paramsFrom } from "../helpers/conformance.js";
-import { fillUniform, sampleGradients, sampleParams } from "../helpers/inputs.js";
+import { loadCases, matrixLeastSquares, paramsFrom } from "../helpers/conformance.js";
+import { fillUniform, matrixLayout } from "../helpers/inputs.js";
 import {
   jacobiEigen,
   polarFactor,
@@ -30,18 +30,6 @@ import {
   singularValues,
   transpose,
 } from "../linalg/matrixReference.js";
-
-/** Matrices of several kinds: tall, wide, square and a 3-D tensor seen as 2×12. */
-const matrixLayout = (dtype: DType = "float64") =>
-  new Layout(
-    [
-      { name: "tall", shape: [7, 3] },
-      { name: "wide", shape: [2, 5] },
-      { name: "square", shape: [4, 4] },
-      { name: "filter", shape: [2, 3, 4] },
-    ],
-    dtype,
-  );
 
 /** Gradients of entries in [−1, 1): large enough next to the damping to shape the factors. */
 const gradientsFor = (layout: Layout, steps: number, seed = 200) =>
@@ -334,14 +322,7 @@ describe("fismo", () => {
   });
 
   it("converges on the matrix least-squares problem of the conformance fixtures", async () => {
-    const c = loadCases("muon")[0];
-    const f = conformanceObjective(c.problem);
-    const best = leastSquaresOptimum(
-      c.problem.data.A as number[][],
-      c.problem.data.C as number[][],
-    );
-    const params = paramsFrom(c, c.init);
-    const initial = f.value(params.data) as number;
+    const { objective: f, params, initialValue: initial, optimum: best } = matrixLeastSquares();
     const opt = new Optimizer(
       params,
       fismo({ learningRate: cosineDecay({ start: 0.2, steps: 400 }) }),
@@ -369,26 +350,13 @@ describe("fismo", () => {
     assert.ok(final < 0.02 * initial, `loss ${initial} → ${final}`);
   });
 
-  it("resumes bit-exactly through a checkpoint (with AdamW for the vectors)", async () => {
-    const build = () =>
+  it("resumes bit-exactly through a checkpoint (with AdamW for the vectors)", () =>
+    assertResumesBitExactly(() =>
       routeMatrices({
         matrices: fismo({ weightDecay: 0.1, nesterov: true, damping: 0.01 }),
         rest: adamw(),
-      });
-    for (const dtype of ["float32", "float64"] as const) {
-      const gradients = sampleGradients(sampleParams(dtype).layout, 7);
-      const straight = new Optimizer(sampleParams(dtype), build());
-      for (const g of gradients) await straight.update(g);
-      const first = new Optimizer(sampleParams(dtype), build());
-      for (const g of gradients.slice(0, 3)) await first.update(g);
-      const bytes = serializeOptimizer(first, { includeParams: true });
-      const resumed = new Optimizer(new ParamSet(sampleParams(dtype).layout), build());
-      restoreOptimizer(resumed, bytes, { includeParams: true });
-      for (const g of gradients.slice(3)) await resumed.update(g);
-      assertSameBits(resumed.params.data, straight.params.data, `${dtype} params`);
-      assert.deepEqual(serializeOptimizer(resumed), serializeOptimizer(straight), `${dtype} state`);
-    }
-  });
+      }),
+    ));
 
   it("throws before any state changes when a gradient's products overflow", () => {
     const layout = matrixLayout();
@@ -447,34 +415,3 @@ describe("fismo", () => {
     );
   });
 });
-
-/** W* and f* of ½‖AW − C‖²_F from the normal equations, by Gauss–Jordan elimination. */
-function leastSquaresOptimum(a: number[][], c: number[][]): { w: Float64Array; value: number } {
-  const p = a[0].length;
-  const q = c[0].length;
-  const rows = Array.from({ length: p }, (_, i) =>
-    Array.from({ length: p + q }, (_, j) =>
-      a.reduce((s, r, k) => s + r[i] * (j < p ? r[j] : c[k][j - p]), 0),
-    ),
-  );
-  for (let col = 0; col < p; col++) {
-    const pivot = rows[col][col];
-    for (let j = 0; j < p + q; j++) rows[col][j] /= pivot;
-    for (let r = 0; r < p; r++) {
-      if (r === col) continue;
-      const factor = rows[r][col];
-      for (let j = 0; j < p + q; j++) rows[r][j] -= factor * rows[col][j];
-    }
-  }
-  const w = new Float64Array(p * q);
-  for (let i = 0; i < p; i++) for (let j = 0; j < q; j++) w[i * q + j] = rows[i][p + j];
-  let value = 0;
-  for (const [k, row] of a.entries()) {
-    for (let j = 0; j < q; j++) {
-      let s = -c[k][j];
-      for (let i = 0; i < p; i++) s += row[i] * w[i * q + j];
-      value += 0.5 * s * s;
-    }
-  }
-  return { w, value };
-}

@@ -5,8 +5,6 @@
 // convergence on the digits perceptron, checkpoints, and bad input.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Dataset } from "../../src/data/dataset.js";
-import { subset } from "../../src/data/dataset.js";
 import { loadDigits } from "../../src/data/digits.js";
 import {
   InvalidArgumentError,
@@ -14,7 +12,7 @@ import {
   NonFiniteError,
   ShapeMismatchError,
 } from "../../src/errors.js";
-import { restoreOptimizer, serializeOptimizer } from "../../src/optim/checkpoint.js";
+import { serializeOptimizer } from "../../src/optim/checkpoint.js";
 import type { KfacState, ScaleByKfacOptions } from "../../src/optim/kfac.js";
 import { kfac, scaleByKfac } from "../../src/optim/kfac.js";
 import { Optimizer } from "../../src/optim/optimizer.js";
@@ -24,14 +22,19 @@ import type {
   DenseLayer,
   DenseLayerStatistics,
   LayerStatisticsObjective,
-  LayerStatisticsOptions,
 } from "../../src/oracles/denseLayers.js";
 import { denseNetwork } from "../../src/oracles/denseLayers.js";
 import type { FloatArray } from "../../src/params/layout.js";
 import { Layout } from "../../src/params/layout.js";
 import { ParamSet } from "../../src/params/paramset.js";
 import { assertClose, assertInvalidArgument, assertSameBits } from "../helpers/assertions.js";
-import { fillUniform } from "../helpers/inputs.js";
+import { everyNth, fillUniform } from "../helpers/inputs.js";
+import {
+  assertRepeatsAndResumes,
+  fakeLayerStatisticsObjective,
+  lossAfterSteps,
+  seededLayerStatistics,
+} from "../helpers/layerStatistics.js";
 import { denseSolve } from "../reference/mfac.js";
 
 type Matrix = number[][];
@@ -52,32 +55,12 @@ const layers: DenseLayer[] = [
 const ROWS = 5;
 
 /** Random statistics for call `k` (inputs and gradients of every layer, B = 5). */
-function statisticsFor(k: number, scale = 1): DenseLayerStatistics {
-  return {
-    examples: ROWS,
-    loss: 0,
-    layers: layers.map((layer, l) => ({
-      inputs: fillUniform(new Float64Array(ROWS * layer.inputs), 100 + 10 * k + l, scale),
-      outputGradients: fillUniform(new Float64Array(ROWS * layer.outputs), 200 + 10 * k + l, scale),
-    })),
-  };
-}
+const statisticsFor = (k: number, scale = 1): DenseLayerStatistics =>
+  seededLayerStatistics(layers, ROWS, { inputs: 100, outputGradients: 200 }, k, scale);
 
 /** A fake objective serving `produce(call)` as its statistics, recording the options. */
-function fakeObjective(produce: (call: number) => DenseLayerStatistics = statisticsFor) {
-  const calls: LayerStatisticsOptions[] = [];
-  const objective: LayerStatisticsObjective = {
-    name: "fake-dense",
-    layout,
-    value: () => 0,
-    denseLayers: layers,
-    layerStatistics(_params, options = {}) {
-      calls.push(options);
-      return produce(calls.length - 1);
-    },
-  };
-  return { objective, calls };
-}
+const fakeObjective = (produce: (call: number) => DenseLayerStatistics = statisticsFor) =>
+  fakeLayerStatisticsObjective(layout, layers, produce);
 
 /** (1/B)·Σ_i x_i x_iᵀ of the rows of x (with a 1 appended when `ones`). */
 function covariance(x: ArrayLike<number>, width: number, ones: boolean): Matrix {
@@ -338,18 +321,13 @@ describe("kfac (the reference's chain)", () => {
     const data = everyNth(loadDigits(), 2);
     const net = await denseNetwork({ sizes: [64, 32, 10], data, seed: 1 });
     try {
-      const run = async (transform: ReturnType<typeof kfac>, steps: number) => {
-        const opt = new Optimizer(net.paramSet(), transform);
-        let loss = 0;
-        for (let t = 0; t < steps; t++) loss = (await opt.step(net)).loss!;
-        return loss;
-      };
       const initial = await net.value(net.initialParams());
-      const preconditioned = await run(
+      const preconditioned = await lossAfterSteps(
+        net,
         kfac({ learningRate: 0.3, damping: 1e-2, klClip: 1e-2, inverseInterval: 10 }),
         40,
       );
-      const plain = await run(sgd({ learningRate: 0.3, momentum: 0.9 }), 40);
+      const plain = await lossAfterSteps(net, sgd({ learningRate: 0.3, momentum: 0.9 }), 40);
       assert.ok(initial > 2, `initial ${initial}`);
       assert.ok(preconditioned < 0.15, `K-FAC loss after 40 steps: ${preconditioned}`);
       assert.ok(preconditioned < plain, `K-FAC ${preconditioned} vs SGD ${plain}`);
@@ -368,31 +346,12 @@ describe("kfac (the reference's chain)", () => {
         inverseInterval: 3,
         klClip: 0.05,
       };
-      const straight = new Optimizer(net.paramSet(), kfac(options));
-      for (let t = 0; t < 8; t++) await straight.step(net);
-      const again = new Optimizer(net.paramSet(), kfac(options));
-      for (let t = 0; t < 8; t++) await again.step(net);
-      assertSameBits(again.params.data, straight.params.data, "same seed, same bits");
-      const first = new Optimizer(net.paramSet(), kfac(options));
-      for (let t = 0; t < 4; t++) await first.step(net);
-      const bytes = serializeOptimizer(first, { includeParams: true });
-      const resumed = new Optimizer(new ParamSet(net.layout), kfac(options));
-      restoreOptimizer(resumed, bytes, { includeParams: true });
-      for (let t = 4; t < 8; t++) await resumed.step(net);
-      assertSameBits(resumed.params.data, straight.params.data, "resumed");
-      assert.deepEqual(serializeOptimizer(resumed), serializeOptimizer(straight));
+      await assertRepeatsAndResumes(net, () => kfac(options), 8, 4, "kfac");
     } finally {
       net.dispose();
     }
   });
 });
-
-function everyNth(ds: Dataset, step: number): Dataset {
-  return subset(
-    ds,
-    Array.from({ length: Math.floor(ds.rows / step) }, (_, i) => i * step),
-  );
-}
 
 describe("kfac bad input", () => {
   it("rejects bad options, naming the option and the value", () => {

@@ -4,27 +4,26 @@
 // convergence on the digits perceptron, checkpoints, and bad input.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Dataset } from "../../src/data/dataset.js";
-import { subset } from "../../src/data/dataset.js";
 import { loadDigits } from "../../src/data/digits.js";
 import { MissingOracleError, NonFiniteError } from "../../src/errors.js";
-import { restoreOptimizer, serializeOptimizer } from "../../src/optim/checkpoint.js";
+import { serializeOptimizer } from "../../src/optim/checkpoint.js";
 import type { MkorLayerState, MkorState, ScaleByMkorOptions } from "../../src/optim/mkor.js";
 import { mkor, scaleByMkor } from "../../src/optim/mkor.js";
 import { Optimizer } from "../../src/optim/optimizer.js";
 import { sgd } from "../../src/optim/sgd.js";
-import type {
-  DenseLayer,
-  DenseLayerStatistics,
-  LayerStatisticsObjective,
-  LayerStatisticsOptions,
-} from "../../src/oracles/denseLayers.js";
+import type { DenseLayer, DenseLayerStatistics } from "../../src/oracles/denseLayers.js";
 import { denseNetwork } from "../../src/oracles/denseLayers.js";
 import type { FloatArray } from "../../src/params/layout.js";
 import { Layout } from "../../src/params/layout.js";
 import { ParamSet } from "../../src/params/paramset.js";
 import { assertClose, assertInvalidArgument, assertSameBits } from "../helpers/assertions.js";
-import { fillUniform } from "../helpers/inputs.js";
+import { everyNth, fillUniform } from "../helpers/inputs.js";
+import {
+  assertRepeatsAndResumes,
+  fakeLayerStatisticsObjective,
+  lossAfterSteps,
+  seededLayerStatistics,
+} from "../helpers/layerStatistics.js";
 import { denseSolve } from "../reference/mfac.js";
 
 type Matrix = number[][];
@@ -45,31 +44,11 @@ const layers: DenseLayer[] = [
 const ROWS = 6;
 
 /** Statistics of call k: entries up to `scale` in size (some beyond the clipping value). */
-function statisticsFor(k: number, scale = 1.5): DenseLayerStatistics {
-  return {
-    examples: ROWS,
-    loss: 0,
-    layers: layers.map((layer, l) => ({
-      inputs: fillUniform(new Float64Array(ROWS * layer.inputs), 500 + 10 * k + l, scale),
-      outputGradients: fillUniform(new Float64Array(ROWS * layer.outputs), 700 + 10 * k + l, scale),
-    })),
-  };
-}
+const statisticsFor = (k: number, scale = 1.5): DenseLayerStatistics =>
+  seededLayerStatistics(layers, ROWS, { inputs: 500, outputGradients: 700 }, k, scale);
 
-function fakeObjective(produce: (call: number) => DenseLayerStatistics = (k) => statisticsFor(k)) {
-  const calls: LayerStatisticsOptions[] = [];
-  const objective: LayerStatisticsObjective = {
-    name: "fake-dense",
-    layout,
-    value: () => 0,
-    denseLayers: layers,
-    layerStatistics(_params, options = {}) {
-      calls.push(options);
-      return produce(calls.length - 1);
-    },
-  };
-  return { objective, calls };
-}
+const fakeObjective = (produce: (call: number) => DenseLayerStatistics = (k) => statisticsFor(k)) =>
+  fakeLayerStatisticsObjective(layout, layers, produce);
 
 const identity = (n: number): Matrix =>
   Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0)));
@@ -277,17 +256,11 @@ describe("mkor (the reference's chain)", () => {
     const data = everyNth(loadDigits(), 2);
     const net = await denseNetwork({ sizes: [64, 32, 10], data, seed: 1 });
     try {
-      const run = async (transform: ReturnType<typeof mkor>, steps: number) => {
-        const opt = new Optimizer(net.paramSet(), transform);
-        let loss = 0;
-        for (let t = 0; t < steps; t++) loss = (await opt.step(net)).loss!;
-        return loss;
-      };
-      const preconditioned = await run(mkor(), 50);
-      const plain = await run(sgd({ learningRate: 0.1, momentum: 0.9 }), 50);
+      const preconditioned = await lossAfterSteps(net, mkor(), 50);
+      const plain = await lossAfterSteps(net, sgd({ learningRate: 0.1, momentum: 0.9 }), 50);
       assert.ok(preconditioned < 0.25, `MKOR loss after 50 steps: ${preconditioned}`);
       assert.ok(preconditioned < plain, `MKOR ${preconditioned} vs SGD ${plain}`);
-      const paper = await run(mkor({ form: "paper" }), 50);
+      const paper = await lossAfterSteps(net, mkor({ form: "paper" }), 50);
       assert.ok(paper < 0.3, `MKOR (paper form) loss after 50 steps: ${paper}`);
     } finally {
       net.dispose();
@@ -300,32 +273,13 @@ describe("mkor (the reference's chain)", () => {
     try {
       for (const form of ["official", "paper"] as const) {
         const options = { form, inverseInterval: 3, warmupSteps: 2, weightDecay: 1e-3 };
-        const straight = new Optimizer(net.paramSet(), mkor(options));
-        for (let t = 0; t < 9; t++) await straight.step(net);
-        const again = new Optimizer(net.paramSet(), mkor(options));
-        for (let t = 0; t < 9; t++) await again.step(net);
-        assertSameBits(again.params.data, straight.params.data, `${form}: same bits`);
-        const first = new Optimizer(net.paramSet(), mkor(options));
-        for (let t = 0; t < 4; t++) await first.step(net);
-        const bytes = serializeOptimizer(first, { includeParams: true });
-        const resumed = new Optimizer(new ParamSet(net.layout), mkor(options));
-        restoreOptimizer(resumed, bytes, { includeParams: true });
-        for (let t = 4; t < 9; t++) await resumed.step(net);
-        assertSameBits(resumed.params.data, straight.params.data, `${form}: resumed`);
-        assert.deepEqual(serializeOptimizer(resumed), serializeOptimizer(straight));
+        await assertRepeatsAndResumes(net, () => mkor(options), 9, 4, form);
       }
     } finally {
       net.dispose();
     }
   });
 });
-
-function everyNth(ds: Dataset, step: number): Dataset {
-  return subset(
-    ds,
-    Array.from({ length: Math.floor(ds.rows / step) }, (_, i) => i * step),
-  );
-}
 
 describe("mkor bad input", () => {
   it("rejects bad options, naming the option and the value", () => {

@@ -3,33 +3,23 @@ import { describe, it } from "node:test";
 import { InvalidArgumentError } from "../../src/errors.js";
 import { adamw } from "../../src/optim/adam.js";
 import { adago } from "../../src/optim/adago.js";
-import { restoreOptimizer, serializeOptimizer } from "../../src/optim/checkpoint.js";
 import { lmo } from "../../src/optim/lmo.js";
 import { muon, muonWithAdamw, routeMatrices, scaleByMuon } from "../../src/optim/muon.js";
 import { Optimizer } from "../../src/optim/optimizer.js";
 import { cosineDecay } from "../../src/optim/schedules.js";
 import { sgd } from "../../src/optim/sgd.js";
 import type { GradientTransform } from "../../src/optim/transform.js";
-import { conformanceObjective } from "../../src/oracles/problems/conformance.js";
 import { Layout } from "../../src/params/layout.js";
 import type { FloatArray } from "../../src/params/layout.js";
 import { ParamSet } from "../../src/params/paramset.js";
-import { assertClose, assertInvalidArgument, assertSameBits } from "../helpers/assertions.js";
-import { loadCases, paramsFrom } from "../helpers/conformance.js";
-import { fillUniform, sampleGradients, sampleParams } from "../helpers/inputs.js";
+import {
+  assertClose,
+  assertInvalidArgument,
+  assertResumesBitExactly,
+} from "../helpers/assertions.js";
+import { matrixLeastSquares } from "../helpers/conformance.js";
+import { fillUniform, matrixLayout, sampleGradients, sampleParams } from "../helpers/inputs.js";
 import { polarFactor } from "../linalg/matrixReference.js";
-
-/** Matrices of several kinds: tall, wide, square and a 3-D tensor seen as 2×12. */
-const matrixLayout = (dtype: "float32" | "float64" = "float64") =>
-  new Layout(
-    [
-      { name: "tall", shape: [7, 3] },
-      { name: "wide", shape: [2, 5] },
-      { name: "square", shape: [4, 4] },
-      { name: "filter", shape: [2, 3, 4] },
-    ],
-    dtype,
-  );
 
 /**
  * The reference's update written out per tensor, with the exact polar factor in place of
@@ -159,14 +149,7 @@ describe("muon", () => {
   });
 
   it("converges on the matrix least-squares problem of the conformance fixtures", async () => {
-    const c = loadCases("muon")[0];
-    const f = conformanceObjective(c.problem);
-    const best = leastSquaresOptimum(
-      c.problem.data.A as number[][],
-      c.problem.data.C as number[][],
-    );
-    const params = paramsFrom(c, c.init);
-    const initial = f.value(params.data) as number;
+    const { objective: f, params, initialValue: initial, optimum: best } = matrixLeastSquares();
     const opt = new Optimizer(
       params,
       muon({ learningRate: cosineDecay({ start: 0.2, steps: 400 }) }),
@@ -214,37 +197,6 @@ describe("muon", () => {
     );
   });
 });
-
-/** W* and f* of ½‖AW − C‖²_F from the normal equations, by Gauss–Jordan elimination. */
-function leastSquaresOptimum(a: number[][], c: number[][]): { w: Float64Array; value: number } {
-  const p = a[0].length;
-  const q = c[0].length;
-  const rows = Array.from({ length: p }, (_, i) =>
-    Array.from({ length: p + q }, (_, j) =>
-      a.reduce((s, r, k) => s + r[i] * (j < p ? r[j] : c[k][j - p]), 0),
-    ),
-  );
-  for (let col = 0; col < p; col++) {
-    const pivot = rows[col][col];
-    for (let j = 0; j < p + q; j++) rows[col][j] /= pivot;
-    for (let r = 0; r < p; r++) {
-      if (r === col) continue;
-      const factor = rows[r][col];
-      for (let j = 0; j < p + q; j++) rows[r][j] -= factor * rows[col][j];
-    }
-  }
-  const w = new Float64Array(p * q);
-  for (let i = 0; i < p; i++) for (let j = 0; j < q; j++) w[i * q + j] = rows[i][p + j];
-  let value = 0;
-  for (const [k, row] of a.entries()) {
-    for (let j = 0; j < q; j++) {
-      let s = -c[k][j];
-      for (let i = 0; i < p; i++) s += row[i] * w[i * q + j];
-      value += 0.5 * s * s;
-    }
-  }
-  return { w, value };
-}
 
 describe("muonWithAdamw", () => {
   it("gives matrices to Muon and everything else to AdamW with the reference's auxiliary defaults", async () => {
@@ -328,24 +280,7 @@ describe("orthogonalizing optimizers resume bit-exactly through a checkpoint", (
     ["lmo with momentum", () => lmo({ momentum: 0.9, nesterov: true, steepest: true })],
   ];
   for (const [name, build] of builds) {
-    it(`${name}: k steps, save, load, n − k steps equals n steps`, async () => {
-      for (const dtype of ["float32", "float64"] as const) {
-        const gradients = sampleGradients(sampleParams(dtype).layout, 7);
-        const straight = new Optimizer(sampleParams(dtype), build());
-        for (const g of gradients) await straight.update(g);
-        const first = new Optimizer(sampleParams(dtype), build());
-        for (const g of gradients.slice(0, 3)) await first.update(g);
-        const bytes = serializeOptimizer(first, { includeParams: true });
-        const resumed = new Optimizer(new ParamSet(sampleParams(dtype).layout), build());
-        restoreOptimizer(resumed, bytes, { includeParams: true });
-        for (const g of gradients.slice(3)) await resumed.update(g);
-        assertSameBits(resumed.params.data, straight.params.data, `${dtype} params`);
-        assert.deepEqual(
-          serializeOptimizer(resumed),
-          serializeOptimizer(straight),
-          `${dtype} state`,
-        );
-      }
-    });
+    it(`${name}: k steps, save, load, n − k steps equals n steps`, () =>
+      assertResumesBitExactly(build));
   }
 });

@@ -7,16 +7,14 @@ import { illConditionedQuadratic } from "../../src/oracles/problems/quadratic.js
 import { rosenbrock } from "../../src/oracles/problems/rosenbrock.js";
 import { ParamSet } from "../../src/params/paramset.js";
 import {
-  FUSED_RTOL,
   UNIT_FLOOR,
   assertClose,
   assertInvalidArgument,
   assertTensorsClose,
   minimize,
   partStateWith,
-  runBesideReference,
+  itMatchesReferenceLoop,
 } from "../helpers/assertions.js";
-import { sampleLayout } from "../helpers/inputs.js";
 import type { ReferenceNadamOptions } from "../reference/nadam.js";
 import { referenceNadamInit, referenceNadamStep } from "../reference/nadam.js";
 
@@ -66,26 +64,20 @@ const variants: { label: string; options: NadamOptions; ref: ReferenceNadamOptio
 ];
 
 describe("NAdam fused path equals the per-tensor reference loop", () => {
-  for (const { label, options, ref } of variants) {
-    for (const dtype of ["float64", "float32"] as const) {
-      it(`${label} (${dtype})`, async () => {
-        const state = referenceNadamInit(sampleLayout());
-        const { opt, params, expected } = await runBesideReference({
-          dtype,
-          transform: nadam(options),
-          gradients: 8,
-          reference: (x, g) => referenceNadamStep(x.layout, x.data, g, state, ref),
-        });
-        const rtol = FUSED_RTOL[dtype];
-        assertClose(params.data, expected.data, rtol, "params", UNIT_FLOOR);
-        const s = partStateWith<NadamState>(opt, "muProduct");
-        assert.equal(s.count, 8);
-        assertClose([s.muProduct], [state.muProduct], 1e-15, "muProduct", UNIT_FLOOR);
-        assertTensorsClose(params.layout, s.mu, state.m, rtol, "m", UNIT_FLOOR);
-        assertTensorsClose(params.layout, s.nu, state.v, rtol, "v", UNIT_FLOOR);
-      });
-    }
-  }
+  itMatchesReferenceLoop({
+    variants,
+    transform: nadam,
+    gradients: 8,
+    init: referenceNadamInit,
+    step: referenceNadamStep,
+    checkState(opt, params, state, _ref, rtol) {
+      const s = partStateWith<NadamState>(opt, "muProduct");
+      assert.equal(s.count, 8);
+      assertClose([s.muProduct], [state.muProduct], 1e-15, "muProduct", UNIT_FLOOR);
+      assertTensorsClose(params.layout, s.mu, state.m, rtol, "m", UNIT_FLOOR);
+      assertTensorsClose(params.layout, s.nu, state.v, rtol, "v", UNIT_FLOOR);
+    },
+  });
 
   it("the first step equals its closed form", async () => {
     // t = 1: m = (1−β1)g, √(v/(1−β2)) = |g|, so d = sign(g)·[(1−μ1)/(1−μ1) + (1−β1)μ2/(1−μ1μ2)]

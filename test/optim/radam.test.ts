@@ -7,16 +7,14 @@ import { illConditionedQuadratic } from "../../src/oracles/problems/quadratic.js
 import { rosenbrock } from "../../src/oracles/problems/rosenbrock.js";
 import { ParamSet } from "../../src/params/paramset.js";
 import {
-  FUSED_RTOL,
   UNIT_FLOOR,
   assertClose,
   assertInvalidArgument,
   assertTensorsClose,
   minimize,
   partStateWith,
-  runBesideReference,
+  itMatchesReferenceLoop,
 } from "../helpers/assertions.js";
-import { sampleLayout } from "../helpers/inputs.js";
 import type { ReferenceRadamOptions } from "../reference/radam.js";
 import { referenceRadamInit, referenceRadamStep } from "../reference/radam.js";
 
@@ -51,25 +49,19 @@ const variants: { label: string; options: RadamOptions; ref: ReferenceRadamOptio
 ];
 
 describe("RAdam fused path equals the per-tensor reference loop", () => {
-  for (const { label, options, ref } of variants) {
-    for (const dtype of ["float64", "float32"] as const) {
-      it(`${label} (${dtype})`, async () => {
-        const state = referenceRadamInit(sampleLayout());
-        const { opt, params, expected } = await runBesideReference({
-          dtype,
-          transform: radam(options),
-          gradients: 10,
-          reference: (x, g) => referenceRadamStep(x.layout, x.data, g, state, ref),
-        });
-        const rtol = FUSED_RTOL[dtype];
-        assertClose(params.data, expected.data, rtol, "params", UNIT_FLOOR);
-        const s = partStateWith<RadamState>(opt, "nu");
-        assert.equal(s.count, 10);
-        assertTensorsClose(params.layout, s.mu, state.m, rtol, "m", UNIT_FLOOR);
-        assertTensorsClose(params.layout, s.nu, state.v, rtol, "v", UNIT_FLOOR);
-      });
-    }
-  }
+  itMatchesReferenceLoop({
+    variants,
+    transform: radam,
+    gradients: 10,
+    init: referenceRadamInit,
+    step: referenceRadamStep,
+    checkState(opt, params, state, _ref, rtol) {
+      const s = partStateWith<RadamState>(opt, "nu");
+      assert.equal(s.count, 10);
+      assertTensorsClose(params.layout, s.mu, state.m, rtol, "m", UNIT_FLOOR);
+      assertTensorsClose(params.layout, s.nu, state.v, rtol, "v", UNIT_FLOOR);
+    },
+  });
 
   it("steps by lr·m̂ until ρ_t > 5, then by lr·r_t·sign(g) for a constant gradient", async () => {
     // With g constant, m̂_t = g and √(1−β2^t)/√v_t = 1/|g|, so the rectified step is lr·r_t.

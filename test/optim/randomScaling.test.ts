@@ -11,16 +11,13 @@ import { rosenbrock } from "../../src/oracles/problems/rosenbrock.js";
 import { Layout } from "../../src/params/layout.js";
 import { ParamSet } from "../../src/params/paramset.js";
 import {
-  FUSED_RTOL,
   UNIT_FLOOR,
-  assertClose,
   assertInvalidArgument,
   assertTensorsClose,
   minimize,
   partStateWith,
-  runBesideReference,
+  itMatchesReferenceLoop,
 } from "../helpers/assertions.js";
-import { sampleLayout } from "../helpers/inputs.js";
 import type { ReferenceRandomScalingOptions } from "../reference/randomScaling.js";
 import {
   referenceRandomScalingInit,
@@ -53,23 +50,17 @@ const variants: {
 ];
 
 describe("random scaling: the Optimizer path equals the per-tensor reference loop", () => {
-  for (const { label, options, ref } of variants) {
-    for (const dtype of ["float64", "float32"] as const) {
-      it(`${label} (${dtype})`, async () => {
-        const state = referenceRandomScalingInit(sampleLayout());
-        const { opt, params, expected } = await runBesideReference({
-          dtype,
-          transform: randomScaling(options),
-          gradients: 8,
-          reference: (x, g) => referenceRandomScalingStep(x.layout, x.data, g, state, ref),
-        });
-        const rtol = FUSED_RTOL[dtype];
-        assertClose(params.data, expected.data, rtol, "params", UNIT_FLOOR);
-        assertTensorsClose(params.layout, stateOf(opt).delta, state.delta, rtol, "Δ", UNIT_FLOOR);
-        assert.equal(stateOf(opt).count, 8);
-      });
-    }
-  }
+  itMatchesReferenceLoop({
+    variants,
+    transform: randomScaling,
+    gradients: 8,
+    init: referenceRandomScalingInit,
+    step: referenceRandomScalingStep,
+    checkState(opt, params, state, _ref, rtol) {
+      assertTensorsClose(params.layout, stateOf(opt).delta, state.delta, rtol, "Δ", UNIT_FLOOR);
+      assert.equal(stateOf(opt).count, 8);
+    },
+  });
 });
 
 describe("random scaling: the defining equations by hand", () => {

@@ -8,16 +8,14 @@ import { rosenbrock } from "../../src/oracles/problems/rosenbrock.js";
 import type { FloatArray } from "../../src/params/layout.js";
 import { ParamSet } from "../../src/params/paramset.js";
 import {
-  FUSED_RTOL,
   UNIT_FLOOR,
   assertClose,
   assertInvalidArgument,
   assertTensorsClose,
   minimize,
   partStateWith,
-  runBesideReference,
+  itMatchesReferenceLoop,
 } from "../helpers/assertions.js";
-import { sampleLayout } from "../helpers/inputs.js";
 import type { ReferenceRmspropOptions } from "../reference/rmsprop.js";
 import { referenceRmspropInit, referenceRmspropStep } from "../reference/rmsprop.js";
 
@@ -55,35 +53,29 @@ const variants: { label: string; options: RmspropOptions; ref: ReferenceRmspropO
 ];
 
 describe("RMSprop fused path equals the per-tensor reference loop", () => {
-  for (const { label, options, ref } of variants) {
-    for (const dtype of ["float64", "float32"] as const) {
-      it(`${label} (${dtype})`, async () => {
-        const state = referenceRmspropInit(sampleLayout());
-        const { opt, params, expected } = await runBesideReference({
-          dtype,
-          transform: rmsprop(options),
-          gradients: 8,
-          reference: (x, g) => referenceRmspropStep(x.layout, x.data, g, state, ref),
-        });
-        const rtol = FUSED_RTOL[dtype];
-        assertClose(params.data, expected.data, rtol, "params", UNIT_FLOOR);
-        const s = partStateWith<RmspropState>(opt, "nu");
-        assert.equal(s.count, 8);
-        assert.equal("gradAvg" in s, ref.centered, "gradAvg exists only when centered");
-        assert.equal("momentumBuffer" in s, ref.momentum > 0, "buffer exists only with momentum");
-        const buffers: [string, FloatArray | undefined, Map<string, Float64Array>][] = [
-          ["square avg", s.nu, state.squareAvg],
-          ["grad avg", s.gradAvg as FloatArray | undefined, state.gradAvg],
-          ["momentum", s.momentumBuffer as FloatArray | undefined, state.buffer],
-        ];
-        for (const [what, ours, theirs] of buffers) {
-          if (ours !== undefined) {
-            assertTensorsClose(params.layout, ours, theirs, rtol, what, UNIT_FLOOR);
-          }
+  itMatchesReferenceLoop({
+    variants,
+    transform: rmsprop,
+    gradients: 8,
+    init: referenceRmspropInit,
+    step: referenceRmspropStep,
+    checkState(opt, params, state, ref, rtol) {
+      const s = partStateWith<RmspropState>(opt, "nu");
+      assert.equal(s.count, 8);
+      assert.equal("gradAvg" in s, ref.centered, "gradAvg exists only when centered");
+      assert.equal("momentumBuffer" in s, ref.momentum > 0, "buffer exists only with momentum");
+      const buffers: [string, FloatArray | undefined, Map<string, Float64Array>][] = [
+        ["square avg", s.nu, state.squareAvg],
+        ["grad avg", s.gradAvg as FloatArray | undefined, state.gradAvg],
+        ["momentum", s.momentumBuffer as FloatArray | undefined, state.buffer],
+      ];
+      for (const [what, ours, theirs] of buffers) {
+        if (ours !== undefined) {
+          assertTensorsClose(params.layout, ours, theirs, rtol, what, UNIT_FLOOR);
         }
-      });
-    }
-  }
+      }
+    },
+  });
 
   it("first step: g/(√((1−α)g²) + ε), and centered g/(√(α(1−α)g²) + ε)", async () => {
     // s_1 = (1−α)g² and ḡ_1 = (1−α)g, so s_1 − ḡ_1² = α(1−α)g².

@@ -10,7 +10,7 @@ import type { ShampooGrafting, ShampooOptions } from "../../src/optim/shampoo.js
 import { scaleByShampoo, shampoo } from "../../src/optim/shampoo.js";
 import { sgd } from "../../src/optim/sgd.js";
 import type { GradientTransform } from "../../src/optim/transform.js";
-import { leastSquares, tanhMlp } from "../../src/oracles/problems/conformance.js";
+import { leastSquares } from "../../src/oracles/problems/conformance.js";
 import { Layout } from "../../src/params/layout.js";
 import type { DType, FloatArray } from "../../src/params/layout.js";
 import { ParamSet } from "../../src/params/paramset.js";
@@ -22,7 +22,8 @@ import {
   snapshotState,
 } from "../helpers/assertions.js";
 import { loadCases } from "../helpers/conformance.js";
-import { fillUniform, sampleGradients, seededUniform } from "../helpers/inputs.js";
+import { fillUniform, sampleGradients, seededParams } from "../helpers/inputs.js";
+import { digitsShapedMlp, valueAfterSteps } from "../helpers/problems.js";
 import { jacobiEigen, polarFactor, product, transpose } from "../linalg/matrixReference.js";
 
 /** Matrices only: tall, wide and a 3-D tensor seen as 2×6. */
@@ -35,12 +36,6 @@ const matrixLayout = (dtype: DType = "float64") =>
     ],
     dtype,
   );
-
-function seededParams(layout: Layout, seed = 1): ParamSet {
-  const set = new ParamSet(layout);
-  fillUniform(set.data, seed);
-  return set;
-}
 
 /** Runs `transform` on seeded parameters of `layout` through `gradients`. */
 async function run(
@@ -450,12 +445,8 @@ describe("shampoo: convergence", () => {
     }
     const fStar = (await f.value(best)) as number;
     const init = Float64Array.from((c.init.W as number[][]).flat());
-    const gap = async (transform: GradientTransform) => {
-      const params = new ParamSet(f.layout, init.slice());
-      const opt = new Optimizer(params, transform);
-      for (let i = 0; i < 300; i++) await opt.step(f);
-      return ((await f.value(params.data)) as number) - fStar;
-    };
+    const gap = async (transform: GradientTransform) =>
+      (await valueAfterSteps(f, init, transform, 300)) - fStar;
     const start = ((await f.value(init)) as number) - fStar;
     const shampooGap = await gap(shampoo({ learningRate: 0.05, preconditionFrequency: 5 }));
     assert.ok(shampooGap < 1e-9 * start, `f − f* = ${shampooGap} from ${start}`);
@@ -465,21 +456,8 @@ describe("shampoo: convergence", () => {
   });
 
   it("trains an MLP of the digits network's shapes (64→32→10), vectors to AdamW", async () => {
-    const next = seededUniform(5);
-    const rows = 128;
-    const x = Array.from({ length: rows }, () => Array.from({ length: 64 }, () => next()));
-    const teacher = Array.from({ length: 64 }, () => Array.from({ length: 10 }, () => next()));
-    const y = x.map((r) =>
-      teacher[0].map((_, j) => Math.tanh(r.reduce((s, v, i) => s + v * teacher[i][j], 0) / 8)),
-    );
-    const f = tanhMlp(x, y, 32);
-    const initial = fillUniform(f.layout.zeros(), 9, 0.2);
-    const loss = async (transform: GradientTransform) => {
-      const params = new ParamSet(f.layout, initial.slice());
-      const opt = new Optimizer(params, transform);
-      for (let i = 0; i < 150; i++) await opt.step(f);
-      return (await f.value(params.data)) as number;
-    };
+    const { objective: f, initial } = digitsShapedMlp();
+    const loss = (transform: GradientTransform) => valueAfterSteps(f, initial, transform, 150);
     const start = (await f.value(initial)) as number;
     const shampooLoss = await loss(
       routeMatrices({

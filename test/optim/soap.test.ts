@@ -7,7 +7,7 @@ import { Optimizer } from "../../src/optim/optimizer.js";
 import type { SoapOptions } from "../../src/optim/soap.js";
 import { scaleBySoap, soap } from "../../src/optim/soap.js";
 import type { GradientTransform } from "../../src/optim/transform.js";
-import { leastSquares, tanhMlp } from "../../src/oracles/problems/conformance.js";
+import { leastSquares } from "../../src/oracles/problems/conformance.js";
 import { Layout } from "../../src/params/layout.js";
 import type { FloatArray } from "../../src/params/layout.js";
 import { ParamSet } from "../../src/params/paramset.js";
@@ -19,7 +19,8 @@ import {
   snapshotState,
 } from "../helpers/assertions.js";
 import { loadCases } from "../helpers/conformance.js";
-import { fillUniform, sampleGradients, seededUniform } from "../helpers/inputs.js";
+import { fillUniform, sampleGradients, seededParams } from "../helpers/inputs.js";
+import { digitsShapedMlp, valueAfterSteps } from "../helpers/problems.js";
 import { jacobiEigen, product, transpose } from "../linalg/matrixReference.js";
 
 const layout = new Layout(
@@ -30,12 +31,6 @@ const layout = new Layout(
   ],
   "float64",
 );
-
-function seededParams(l: Layout, seed = 1): ParamSet {
-  const set = new ParamSet(l);
-  fillUniform(set.data, seed);
-  return set;
-}
 
 // ---------------------------------------------------------------------------------------------
 // The official algorithm written out (nikhilvyas/SOAP soap.py), one tensor at a time
@@ -287,21 +282,8 @@ describe("soap: convergence", () => {
   });
 
   it("trains an MLP of the digits network's shapes (64→32→10) better than AdamW", async () => {
-    const next = seededUniform(5);
-    const rows = 128;
-    const x = Array.from({ length: rows }, () => Array.from({ length: 64 }, () => next()));
-    const teacher = Array.from({ length: 64 }, () => Array.from({ length: 10 }, () => next()));
-    const y = x.map((r) =>
-      teacher[0].map((_, j) => Math.tanh(r.reduce((s, v, i) => s + v * teacher[i][j], 0) / 8)),
-    );
-    const f = tanhMlp(x, y, 32);
-    const initial = fillUniform(f.layout.zeros(), 9, 0.2);
-    const loss = async (transform: GradientTransform) => {
-      const params = new ParamSet(f.layout, initial.slice());
-      const opt = new Optimizer(params, transform);
-      for (let i = 0; i < 150; i++) await opt.step(f);
-      return (await f.value(params.data)) as number;
-    };
+    const { objective: f, initial } = digitsShapedMlp();
+    const loss = (transform: GradientTransform) => valueAfterSteps(f, initial, transform, 150);
     const start = (await f.value(initial)) as number;
     // Adam's β's for both (SOAP's defaults, 0.95 and 0.95, were tuned for language models).
     const soapLoss = await loss(

@@ -20,7 +20,7 @@ import {
   snapshotState,
 } from "../helpers/assertions.js";
 import { loadCases, paramsFrom } from "../helpers/conformance.js";
-import { fillUniform, sampleGradients } from "../helpers/inputs.js";
+import { fillUniform, sampleGradients, seededParams } from "../helpers/inputs.js";
 import { jacobiEigen, orthonormalColumns, product, transpose } from "../linalg/matrixReference.js";
 
 const layout = new Layout(
@@ -33,10 +33,6 @@ const layout = new Layout(
   ],
   "float64",
 );
-
-function seededParams(l: Layout, seed = 1): ParamSet {
-  return new ParamSet(l, fillUniform(l.zeros(), seed));
-}
 
 const sign = (x: number) => (x > 0 ? 1 : x < 0 ? -1 : 0);
 
