@@ -49,28 +49,27 @@
  * AdaHessian's Hessian-vector products are exact, by the models' default formulation (reverse
  * over forward, compiled).
  */
-import { TRANSFORMER_CONFIG } from "../bench/problems.js";
 import { loadDigits } from "../data/digits.js";
 import { adam } from "../optim/adam.js";
 import { adahessian } from "../optim/adahessian.js";
-import { warmupCosine } from "../optim/schedules.js";
 import type { GradientTransform } from "../optim/transform.js";
-import type { CharTransformerObjective } from "../oracles/problems/charTransformer.js";
-import { shakespeareTransformer } from "../oracles/problems/shakespeareTransformer.js";
 import type { ReproduceOptions, Reproduction, Verdict } from "./claims.js";
-import type { CurvePoint, Improvement, PairedDifference, TrainingModel } from "./common.js";
+import type { Improvement, PairedDifference } from "./common.js";
 import {
-  QUICK_RUN_NOTE,
-  atEdge,
   formatMeanSd,
   formatPoints,
+  formatRatio,
   halfDecades,
   improvementOf,
   pairedDifference,
+  reportText,
+  seedsFrom,
+  splitRows,
   table,
   toJson,
-  trainAndMonitor,
-  warmUp,
+  tuningBudget,
+  warmupCosineToZero,
+  withEachSeed,
 } from "./common.js";
 import type {
   DigitsMlpPlan,
@@ -84,7 +83,7 @@ import type {
 import {
   bestByReach,
   bestByValidationAccuracy,
-  formatSteps,
+  digitsSplitsLine,
   openDigitsSeed,
   reachOf,
   runSide,
@@ -93,6 +92,18 @@ import {
   selectSetting,
   sweepLines,
 } from "./digitsMlp.js";
+import type { RacePlan, RaceRate, RaceRun, RaceSide } from "./race.js";
+import {
+  NO_EXTRAS,
+  TIMED_RACE_COLUMNS,
+  TRANSFORMER_MONITOR,
+  TRANSFORMER_PROBLEM,
+  raceTable,
+  raceTargetLine,
+  selectedRate,
+  sweepLearningRates,
+  transformerProblem,
+} from "./race.js";
 
 /** The optimizers compared, baseline first. */
 export const ADAHESSIAN_SIDES = ["adam", "adahessian"] as const;
@@ -100,19 +111,11 @@ export const ADAHESSIAN_SIDES = ["adam", "adahessian"] as const;
 /** One of {@link ADAHESSIAN_SIDES}. */
 export type AdahessianSide = (typeof ADAHESSIAN_SIDES)[number];
 
-/** The budget and target on the transformer. */
-export interface TransformerStepsPlan {
-  /** Optimizer steps of every run (the schedule's length). */
-  readonly steps: number;
-  /** Measure the validation loss after every this many steps. */
-  readonly evalEvery: number;
-  /** Seeds of the runs: each fixes the initial weights, the batches and the probes. */
-  readonly seeds: readonly number[];
-  /** The validation loss to reach (nats per character). */
-  readonly target: number;
-  /** The learning rates each side tries (same count and spacing). */
-  readonly learningRates: Readonly<Record<AdahessianSide, readonly number[]>>;
-}
+/**
+ * The budget and target on the transformer: the target is a validation loss in nats per
+ * character, and each seed fixes the initial weights, the batches and AdaHessian's probes.
+ */
+export type TransformerStepsPlan = RacePlan<AdahessianSide>;
 
 /** The budget and settings: the digits at the top level, the transformer in its own field. */
 export interface AdahessianVsAdamPlan extends DigitsMlpPlan {
@@ -133,7 +136,7 @@ export interface AdahessianVsAdamPlan extends DigitsMlpPlan {
  * the digits and 12 on the transformer, loose targets.
  */
 export function adahessianVsAdamPlan(quick: boolean, seed: number): AdahessianVsAdamPlan {
-  const seeds = (n: number): number[] => Array.from({ length: n }, (_, i) => seed + i);
+  const seeds = (n: number): number[] => seedsFrom(seed, n);
   if (quick) {
     return {
       hidden: 32,
@@ -177,11 +180,7 @@ export function adahessianSideTransform(
   steps: number,
   seed: number,
 ): GradientTransform {
-  const schedule = warmupCosine({
-    peak: learningRate,
-    warmupSteps: Math.round(steps / 20),
-    totalSteps: steps,
-  });
+  const schedule = warmupCosineToZero(learningRate, steps);
   return side === "adam"
     ? adam({ learningRate: schedule })
     : adahessian({ learningRate: schedule, seed });
@@ -215,42 +214,13 @@ export interface AdahessianSideResult {
 }
 
 /** One transformer run. */
-export interface TransformerRun {
-  /** The seed. */
-  readonly seed: number;
-  /** The validation loss every `evalEvery` steps with the training time so far. */
-  readonly curve: readonly CurvePoint[];
-  /** Milliseconds spent stepping in all. */
-  readonly trainingMs: number;
-  /** Whether the run stopped on non-finite numbers. */
-  readonly diverged: boolean;
-}
+export type TransformerRun = RaceRun;
 
 /** One learning rate of one side on the transformer. */
-export interface TransformerRate {
-  /** The peak learning rate. */
-  readonly learningRate: number;
-  /** Steps to the target over the seeds. */
-  readonly reach: ReachSummary;
-  /** Mean milliseconds per step (oracle calls and update) over the seeds. */
-  readonly msPerStep: number;
-  /** Every seed's run, in seed order. */
-  readonly runs: readonly TransformerRun[];
-}
+export type TransformerRate = RaceRate;
 
 /** One side's sweep on the transformer. */
-export interface TransformerSideResult {
-  /** The optimizer. */
-  readonly optimizer: AdahessianSide;
-  /** Every rate tried, in grid order. */
-  readonly rates: readonly TransformerRate[];
-  /** Index of the selected rate. */
-  readonly bestIndex: number;
-  /** The selected rate. */
-  readonly bestLearningRate: number;
-  /** Whether it is the smallest or largest rate tried. */
-  readonly bestAtGridEdge: boolean;
-}
+export type TransformerSideResult = RaceSide<AdahessianSide>;
 
 /** AdaHessian's steps to the target against Adam's, each at its selected rate. */
 export interface TransformerComparison {
@@ -307,8 +277,8 @@ export function compareTransformerSteps(
   challenger: TransformerSideResult,
   budget: number,
 ): TransformerComparison {
-  const b = base.rates[base.bestIndex];
-  const c = challenger.rates[challenger.bestIndex];
+  const b = selectedRate(base);
+  const c = selectedRate(challenger);
   return {
     ...stepsImprovement(b.reach, c.reach, budget),
     stepRatio: c.reach.meanSteps / b.reach.meanSteps,
@@ -326,10 +296,6 @@ export function adahessianVerdict(accuracy: Improvement, steps: Improvement): Ve
   if (accuracy === "better" && steps === "better") return "held";
   if (accuracy === "not better" || steps === "not better") return "did not hold";
   return "inconclusive";
-}
-
-function formatRatio(x: number): string {
-  return Number.isFinite(x) ? `${x.toFixed(2)}×` : "-";
 }
 
 function formatStandardError(se: number, scale: number, unit: string): string {
@@ -370,8 +336,8 @@ export function judgeAdahessian(
   const t = transformer.comparison;
   const [adamSide, adahessianSide] = transformer.sides;
   const seeds = transformer.plan.seeds.length;
-  const adamReach = adamSide.rates[adamSide.bestIndex].reach;
-  const adahessianReach = adahessianSide.rates[adahessianSide.bestIndex].reach;
+  const adamReach = selectedRate(adamSide).reach;
+  const adahessianReach = selectedRate(adahessianSide).reach;
   const verdict = adahessianVerdict(accuracyImprovement, t.improvement);
   return {
     verdict,
@@ -411,94 +377,39 @@ async function tuneOnDigits(
   };
 }
 
-function transformerDescription(): string {
-  const c = TRANSFORMER_CONFIG;
-  return (
-    `character-level transformer on tiny Shakespeare (${c.layers} blocks, width ${c.dModel}, ` +
-    `${c.heads} heads, context ${c.context}, ${c.batchSize} windows per step), float32`
-  );
-}
-
-/** The transformer of one seed, compiled (gradient, HVP and validation loss) before any run. */
-async function openTransformer(
-  seed: number,
-): Promise<{ model: CharTransformerObjective; training: TrainingModel }> {
-  const model = await shakespeareTransformer({ ...TRANSFORMER_CONFIG, seed });
-  const training: TrainingModel = {
-    objective: model,
-    setBatch: (k) => model.setBatch(k),
-    initialParams: () => model.paramSet(),
-  };
-  try {
-    await warmUp(training);
-    await model.validationLoss(model.initialParams());
-  } catch (error) {
-    model.dispose();
-    throw error;
-  }
-  return { model, training };
-}
-
 async function raceOnTransformer(
   plan: TransformerStepsPlan,
   progress: (line: string) => void,
 ): Promise<TransformerResult> {
-  const opened: { seed: number; model: CharTransformerObjective; training: TrainingModel }[] = [];
-  try {
-    for (const seed of plan.seeds) opened.push({ seed, ...(await openTransformer(seed)) });
-    const sides: TransformerSideResult[] = [];
-    for (const side of ADAHESSIAN_SIDES) {
-      const grid = plan.learningRates[side];
-      const rates: TransformerRate[] = [];
-      for (const [i, learningRate] of grid.entries()) {
-        const runs: TransformerRun[] = [];
-        for (const { seed, model, training } of opened) {
-          const run = await trainAndMonitor(
-            training,
-            adahessianSideTransform(side, learningRate, plan.steps, seed),
-            {
-              steps: plan.steps,
-              evalEvery: plan.evalEvery,
-              monitor: (p) => model.validationLoss(p.data),
-            },
-          );
-          runs.push({
-            seed,
-            curve: run.curve,
-            trainingMs: run.trainingMs,
-            diverged: run.diverged,
-          });
-        }
-        const reach = reachOf(runs, plan.target, plan.steps);
-        // A diverged run stops early: charge its time to the steps it took.
-        const msPerStep =
-          runs.reduce((sum, r) => sum + r.trainingMs / (r.curve.at(-1)?.step ?? 1), 0) /
-          runs.length;
-        rates.push({ learningRate, reach, msPerStep, runs });
-        progress(
-          `transformer-shakespeare ${side} (${i + 1}/${grid.length}) lr ${learningRate}: ` +
-            `target reached on ${reach.reached}/${runs.length} seeds, mean steps ${reach.meanSteps.toFixed(0)}, ` +
-            `final loss ${reach.meanFinalLoss.toPrecision(4)}, ${msPerStep.toFixed(1)} ms/step`,
+  const problem = transformerProblem();
+  return withEachSeed(
+    plan.seeds,
+    (seed) => problem.open(seed),
+    async (models) => {
+      const sides: TransformerSideResult[] = [];
+      for (const side of ADAHESSIAN_SIDES) {
+        const swept = await sweepLearningRates(
+          {
+            problem: problem.name,
+            side,
+            plan,
+            models,
+            transform: (learningRate, model) =>
+              adahessianSideTransform(side, learningRate, plan.steps, model.seed),
+            progress,
+          },
+          NO_EXTRAS,
         );
+        sides.push(swept);
       }
-      const bestIndex = bestByReach(rates.map((r) => r.reach));
-      sides.push({
-        optimizer: side,
-        rates,
-        bestIndex,
-        bestLearningRate: grid[bestIndex],
-        bestAtGridEdge: atEdge(grid, grid[bestIndex]),
-      });
-    }
-    return {
-      description: transformerDescription(),
-      plan,
-      sides,
-      comparison: compareTransformerSteps(sides[0], sides[1], plan.steps),
-    };
-  } finally {
-    for (const { model } of opened) model.dispose();
-  }
+      return {
+        description: problem.description,
+        plan,
+        sides,
+        comparison: compareTransformerSteps(sides[0], sides[1], plan.steps),
+      };
+    },
+  );
 }
 
 /** Mean steps to target with their spread, "≥ mean" when some seed missed it. */
@@ -508,11 +419,9 @@ function formatDigits(
   sides: readonly AdahessianSideResult[],
 ): string[] {
   const n = plan.seeds.length;
-  const s0 = seeds[0].splits;
   const rates = plan.learningRates;
   return [
-    `mlp-digits: perceptron 64 → ${plan.hidden} (tanh) → 10 on the UCI digits, float32; ` +
-      `${s0.train.rows} training, ${s0.validation.rows} validation, ${s0.test.rows} test rows per seed`,
+    digitsSplitsLine(plan, seeds[0].splits),
     `  ${plan.steps} steps of ${plan.batchSize} rows; both sides: learning rates ` +
       `${rates[0]} … ${rates[rates.length - 1]} (${rates.length}, half a decade apart) × seeds ${plan.seeds.join(", ")}`,
     "",
@@ -571,38 +480,9 @@ function formatTransformer(result: TransformerResult): string[] {
   const { plan, sides, comparison } = result;
   const n = plan.seeds.length;
   return [
-    `transformer-shakespeare: ${result.description}`,
-    `  target: validation loss (nats per character on the held-out windows) ≤ ${plan.target}, ` +
-      `measured every ${plan.evalEvery} steps; ${plan.steps} steps, seeds ${plan.seeds.join(", ")}`,
-    table(
-      [
-        "optimizer",
-        "rates tried",
-        "best lr",
-        "reached",
-        "steps to target",
-        "× Adam",
-        "time to target (s)",
-        "ms/step",
-        "final loss",
-      ],
-      sides.map((s, k) => {
-        const best = s.rates[s.bestIndex];
-        const lrs = s.rates.map((x) => x.learningRate);
-        return [
-          s.optimizer,
-          `${lrs[0]} … ${lrs[lrs.length - 1]}`,
-          String(s.bestLearningRate) + (s.bestAtGridEdge ? " (edge)" : ""),
-          `${best.reach.reached}/${n}`,
-          formatSteps(best.reach, n),
-          k === 0 ? "1.00×" : formatRatio(comparison.stepRatio),
-          (best.reach.meanTrainingMs / 1000).toFixed(1),
-          best.msPerStep.toFixed(1),
-          best.reach.meanFinalLoss.toPrecision(4),
-        ];
-      }),
-      2,
-    ),
+    `${TRANSFORMER_PROBLEM}: ${result.description}`,
+    raceTargetLine(TRANSFORMER_MONITOR, plan),
+    raceTable(sides, n, "Adam", () => comparison.stepRatio, TIMED_RACE_COLUMNS),
     ...sweepLines(sides, n),
   ];
 }
@@ -623,8 +503,7 @@ function formatReport(
     "",
     ...formatTransformer(transformer),
   ];
-  if (quick) out.push(...QUICK_RUN_NOTE);
-  return `${out.join("\n")}\n`;
+  return reportText(out, quick);
 }
 
 /** Runs the reproduction (with `plan` in place of the default one, for tests). */
@@ -634,53 +513,48 @@ export async function reproduceAdahessianVsAdam(
 ): Promise<Reproduction> {
   const progress = options.progress ?? (() => {});
   const digits = loadDigits();
-  const seeds: DigitsSeed[] = [];
-  const sides: AdahessianSideResult[] = [];
-  try {
-    for (const seed of plan.seeds) seeds.push(await openDigitsSeed(seed, plan, digits));
-    for (const side of adahessianSides(plan)) {
-      sides.push(await tuneOnDigits(side, seeds, plan, progress));
-    }
-    const transformer = await raceOnTransformer(plan.transformer, progress);
-    const judged = judgeAdahessian(sides, plan, transformer);
-    return {
-      claim: "adahessian-vs-adam",
-      verdict: judged.verdict,
-      reason: judged.reason,
-      quick: options.quick,
-      seed: options.seed,
-      measurements: toJson({
-        rule: {
-          held: "better on both",
-          didNotHold: "not better on at least one",
-          digits: "paired test-accuracy difference AdaHessian − Adam",
-          transformer:
-            "paired ln(Adam's steps ÷ AdaHessian's) to the validation-loss target; better needs AdaHessian at the target on every seed, not better needs Adam there",
-        },
-        outcomes: {
-          digitsAccuracy: judged.accuracyImprovement,
-          transformerSteps: transformer.comparison.improvement,
-        },
-        plan: { ...plan, schedule: "warmup 5%, cosine decay to 0" },
-        splits: {
-          train: seeds[0].splits.train.rows,
-          validation: seeds[0].splits.validation.rows,
-          test: seeds[0].splits.test.rows,
-        },
-        budget: Object.fromEntries(
-          sides.map((s) => [
-            s.optimizer,
-            { gridSize: s.scores.length, seeds: plan.seeds.length, steps: plan.steps },
-          ]),
-        ),
-        sides,
-        accuracyDifference: judged.accuracy,
-        stepRatio: judged.digitsStepRatio,
-        transformer,
-      }),
-      report: formatReport(plan, seeds, sides, transformer, options.quick),
-    };
-  } finally {
-    for (const s of seeds) s.dispose();
-  }
+  return withEachSeed(
+    plan.seeds,
+    (seed) => openDigitsSeed(seed, plan, digits),
+    async (seeds) => {
+      const sides: AdahessianSideResult[] = [];
+      for (const side of adahessianSides(plan)) {
+        sides.push(await tuneOnDigits(side, seeds, plan, progress));
+      }
+      const transformer = await raceOnTransformer(plan.transformer, progress);
+      const judged = judgeAdahessian(sides, plan, transformer);
+      return {
+        claim: "adahessian-vs-adam",
+        verdict: judged.verdict,
+        reason: judged.reason,
+        quick: options.quick,
+        seed: options.seed,
+        measurements: toJson({
+          rule: {
+            held: "better on both",
+            didNotHold: "not better on at least one",
+            digits: "paired test-accuracy difference AdaHessian − Adam",
+            transformer:
+              "paired ln(Adam's steps ÷ AdaHessian's) to the validation-loss target; better needs AdaHessian at the target on every seed, not better needs Adam there",
+          },
+          outcomes: {
+            digitsAccuracy: judged.accuracyImprovement,
+            transformerSteps: transformer.comparison.improvement,
+          },
+          plan: { ...plan, schedule: "warmup 5%, cosine decay to 0" },
+          splits: splitRows(seeds[0].splits),
+          budget: tuningBudget(
+            sides.map((s) => [s.optimizer, s.scores.length]),
+            plan.seeds.length,
+            plan.steps,
+          ),
+          sides,
+          accuracyDifference: judged.accuracy,
+          stepRatio: judged.digitsStepRatio,
+          transformer,
+        }),
+        report: formatReport(plan, seeds, sides, transformer, options.quick),
+      };
+    },
+  );
 }

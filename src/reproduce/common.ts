@@ -1,13 +1,16 @@
 /**
- * What the reproductions share: the digits splits, statistics over seeds (means, spreads, paired
- * differences), training runs that record a loss curve and the time spent stepping, the
- * steps-to-target measurement, and plain-text tables.
+ * What the reproductions share: the digits splits, seeds and schedules of a plan, statistics
+ * over seeds (means, spreads, paired differences), training runs that record a loss curve and
+ * the time spent stepping, the steps-to-target measurement, plain-text tables and the pieces of
+ * a JSON record.
  */
 import type { Dataset } from "../data/dataset.js";
 import { trainTestSplit } from "../data/dataset.js";
 import { loadDigits } from "../data/digits.js";
 import { NonFiniteError } from "../errors.js";
+import type { Schedule } from "../optim/hyper.js";
 import { Optimizer } from "../optim/optimizer.js";
+import { warmupCosine } from "../optim/schedules.js";
 import type { GradientTransform } from "../optim/transform.js";
 import type { Objective } from "../oracles/objective.js";
 import type { ParamSet } from "../params/paramset.js";
@@ -34,6 +37,59 @@ export function digitsSplits(seed: number, all: Dataset = loadDigits()): Splits 
   const { train: rest, test } = trainTestSplit(all, HELD_OUT_FRACTION, seed);
   const { train, test: validation } = trainTestSplit(rest, HELD_OUT_FRACTION, seed);
   return { train, validation, test };
+}
+
+/** The rows of each part of `splits`, as a record states them. */
+export function splitRows(splits: Splits): { train: number; validation: number; test: number } {
+  return {
+    train: splits.train.rows,
+    validation: splits.validation.rows,
+    test: splits.test.rows,
+  };
+}
+
+/** `count` consecutive seeds from `base`: every seed of a plan follows from its base seed. */
+export function seedsFrom(base: number, count: number): number[] {
+  return Array.from({ length: count }, (_, i) => base + i);
+}
+
+/**
+ * Opens one resource per seed (a model, a split with its scores), hands them to `use` in seed
+ * order, and disposes of every one that opened, also when opening a later one or `use` fails.
+ */
+export async function withEachSeed<Opened extends { dispose(): void }, Result>(
+  seeds: readonly number[],
+  open: (seed: number) => Promise<Opened>,
+  use: (opened: readonly Opened[]) => Promise<Result>,
+): Promise<Result> {
+  const opened: Opened[] = [];
+  try {
+    for (const seed of seeds) opened.push(await open(seed));
+    return await use(opened);
+  } finally {
+    for (const o of opened) o.dispose();
+  }
+}
+
+/**
+ * nanoGPT's schedule for a run of `steps` steps at peak rate `peak`: linear warmup over 2% of
+ * the steps (at least one), then cosine decay to 1/20 of the peak.
+ */
+export function warmupCosineToTwentieth(peak: number, steps: number): Schedule {
+  return warmupCosine({
+    peak,
+    warmupSteps: Math.max(1, Math.round(steps / 50)),
+    totalSteps: steps,
+    end: peak / 20,
+  });
+}
+
+/**
+ * The schedule of a run of `steps` steps at peak rate `peak`: linear warmup over 5% of the
+ * steps, then cosine decay to 0.
+ */
+export function warmupCosineToZero(peak: number, steps: number): Schedule {
+  return warmupCosine({ peak, warmupSteps: Math.round(steps / 20), totalSteps: steps });
 }
 
 /** `x` to 3 significant digits, as a plain number. */
@@ -111,6 +167,33 @@ export function improvementOf(difference: PairedDifference): Improvement {
   return mean > 2 * standardError ? "better" : "unclear";
 }
 
+/** Scores of any parameters on one seed's split, the models' full-batch losses and accuracies. */
+export interface SplitScorer {
+  /** Mean cross-entropy on all training rows. */
+  trainLoss(params: ParamSet): Promise<number>;
+  /** Mean cross-entropy on the validation rows. */
+  validationLoss(params: ParamSet): Promise<number>;
+  /** Fraction of validation rows classified correctly. */
+  validationAccuracy(params: ParamSet): Promise<number>;
+  /** Fraction of test rows classified correctly. */
+  testAccuracy(params: ParamSet): Promise<number>;
+}
+
+/**
+ * The scores of a run's final parameters on its seed's split; all NaN when the run stopped
+ * early on non-finite numbers.
+ */
+export interface FinalScores {
+  /** Loss on all training rows after the last step. */
+  readonly trainLoss: number;
+  /** Loss on the validation rows (breaks ties of the validation-accuracy selection). */
+  readonly validationLoss: number;
+  /** Fraction of validation rows classified correctly. */
+  readonly validationAccuracy: number;
+  /** Fraction of test rows classified correctly. */
+  readonly testAccuracy: number;
+}
+
 /** One point of a loss curve. */
 export interface CurvePoint {
   /** Optimizer steps taken before the measurement. */
@@ -129,6 +212,23 @@ export interface TrainingModel {
   setBatch?(step: number): void;
   /** The starting parameters, a fresh copy each call. */
   initialParams(): ParamSet;
+}
+
+/** A model trained on mini-batches: it makes the batch of a step current, and starts afresh. */
+export interface MiniBatchObjective extends Objective {
+  /** Makes the mini-batch of step `step` current. */
+  setBatch(step: number): void;
+  /** The starting parameters, a fresh copy each call. */
+  paramSet(): ParamSet;
+}
+
+/** `model` as a training run steps on it: batch k at step k, from its starting parameters. */
+export function miniBatchTraining(model: MiniBatchObjective): TrainingModel {
+  return {
+    objective: model,
+    setBatch: (k) => model.setBatch(k),
+    initialParams: () => model.paramSet(),
+  };
 }
 
 /** What one training run produced. */
@@ -157,8 +257,8 @@ export interface TrainingOptions {
   readonly inspect?: (opt: Optimizer) => number;
 }
 
-/** Whether `error` says the run left the finite numbers (the optimizer's own checks). */
-function isDivergence(error: unknown): boolean {
+/** Whether `error` says a run left the finite numbers (the optimizer's own checks). */
+export function isDivergence(error: unknown): boolean {
   return (
     error instanceof NonFiniteError ||
     (error instanceof RangeError && /not finite/.test(error.message))
@@ -248,6 +348,11 @@ export function formatSigned(x: number): string {
   return `${x >= 0 ? "+" : "−"}${Math.abs(x).toPrecision(3)}`;
 }
 
+/** A ratio to 2 decimals with its sign of times, `"0.67×"` (`"-"` when it is not finite). */
+export function formatRatio(x: number): string {
+  return Number.isFinite(x) ? `${x.toFixed(2)}×` : "-";
+}
+
 /** A difference of fractions in percentage points, signed: `"+0.28"`. */
 export function formatPoints(fraction: number): string {
   const points = 100 * fraction;
@@ -283,8 +388,37 @@ export function toJson(value: unknown): JsonValue {
   return JSON.parse(JSON.stringify(value)) as JsonValue;
 }
 
+/** What one side of a tuning budget got: its grid's size, and the seeds and steps of each run. */
+export interface SideBudget {
+  /** Settings tried. */
+  readonly gridSize: number;
+  /** Seeds each setting ran on. */
+  readonly seeds: number;
+  /** Steps of every run. */
+  readonly steps: number;
+}
+
+/**
+ * The budget of every side for a record, by side name: `gridSizes` lists each side with the
+ * size of its grid; the seeds and steps are the same on every side.
+ */
+export function tuningBudget(
+  gridSizes: readonly (readonly [side: string, gridSize: number])[],
+  seeds: number,
+  steps: number,
+): Record<string, SideBudget> {
+  return Object.fromEntries(
+    gridSizes.map(([side, gridSize]) => [side, { gridSize, seeds, steps }]),
+  );
+}
+
 /** The closing lines of a quick run's report. */
 export const QUICK_RUN_NOTE: readonly string[] = [
   "",
   "This was the quick version: too few steps and seeds to settle the claim; run without --quick for the reproduction.",
 ];
+
+/** A report's text from its lines: one per line, ending with the quick-run note when `quick`. */
+export function reportText(lines: readonly string[], quick: boolean): string {
+  return `${[...lines, ...(quick ? QUICK_RUN_NOTE : [])].join("\n")}\n`;
+}

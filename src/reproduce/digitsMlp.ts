@@ -14,9 +14,23 @@ import { loadDigits } from "../data/digits.js";
 import type { GradientTransform } from "../optim/transform.js";
 import type { MlpObjective } from "../oracles/problems/mlp.js";
 import { mlpClassifier } from "../oracles/problems/mlp.js";
-import type { ParamSet } from "../params/paramset.js";
-import type { CurvePoint, Splits, Summary, TrainingModel } from "./common.js";
-import { atEdge, digitsSplits, firstReach, summarize, trainAndMonitor, warmUp } from "./common.js";
+import type {
+  CurvePoint,
+  FinalScores,
+  SplitScorer,
+  Splits,
+  Summary,
+  TrainingModel,
+} from "./common.js";
+import {
+  atEdge,
+  digitsSplits,
+  firstReach,
+  miniBatchTraining,
+  summarize,
+  trainAndMonitor,
+  warmUp,
+} from "./common.js";
 
 /** The perceptron and its training budget. */
 export interface DigitsMlpPlan {
@@ -31,7 +45,7 @@ export interface DigitsMlpPlan {
 }
 
 /** One seed's data, model and scores. */
-export interface DigitsSeed {
+export interface DigitsSeed extends SplitScorer {
   /** The seed: split, initial weights and batch order. */
   readonly seed: number;
   /** The seed's split. */
@@ -40,14 +54,6 @@ export interface DigitsSeed {
   readonly model: MlpObjective;
   /** The same, as a training run steps on it. */
   readonly training: TrainingModel;
-  /** Mean cross-entropy on all training rows. */
-  trainLoss(params: ParamSet): Promise<number>;
-  /** Mean cross-entropy on the validation rows. */
-  validationLoss(params: ParamSet): Promise<number>;
-  /** Fraction of validation rows classified correctly. */
-  validationAccuracy(params: ParamSet): Promise<number>;
-  /** Fraction of test rows classified correctly. */
-  testAccuracy(params: ParamSet): Promise<number>;
   /** Frees the jax-js arrays of the three models. */
   dispose(): void;
 }
@@ -66,11 +72,7 @@ export async function openDigitsSeed(
   });
   const onTrain = await mlpClassifier(splits.train, { hidden: plan.hidden });
   const onValidation = await mlpClassifier(splits.validation, { hidden: plan.hidden });
-  const training: TrainingModel = {
-    objective: model,
-    setBatch: (k) => model.setBatch(k),
-    initialParams: () => model.paramSet(),
-  };
+  const training = miniBatchTraining(model);
   await warmUp(training);
   return {
     seed,
@@ -89,6 +91,17 @@ export async function openDigitsSeed(
   };
 }
 
+/**
+ * The report line that names the perceptron of `plan` and the rows of a seed's `splits` (every
+ * seed's split has the same sizes).
+ */
+export function digitsSplitsLine(plan: DigitsMlpPlan, splits: Splits): string {
+  return (
+    `mlp-digits: perceptron 64 → ${plan.hidden} (tanh) → 10 on the UCI digits, float32; ` +
+    `${splits.train.rows} training, ${splits.validation.rows} validation, ${splits.test.rows} test rows per seed`
+  );
+}
+
 /** Hyperparameters of one setting, by name (e.g. `{ learningRate: 0.1, damp: 0.01 }`). */
 export type Setting = Readonly<Record<string, number>>;
 
@@ -102,20 +115,12 @@ export interface Side {
   transform(setting: Setting, seed: number): GradientTransform;
 }
 
-/** One training run on the digits. */
-export interface DigitsRun {
+/** One training run on the digits; its scores are all NaN when it diverged. */
+export interface DigitsRun extends FinalScores {
   /** Index of the setting in its side's grid. */
   readonly settingIndex: number;
   /** The seed. */
   readonly seed: number;
-  /** Loss on all training rows after the last step (NaN when diverged). */
-  readonly trainLoss: number;
-  /** Loss on the validation rows (NaN when diverged). */
-  readonly validationLoss: number;
-  /** Fraction of validation rows classified correctly (NaN when diverged). */
-  readonly validationAccuracy: number;
-  /** Fraction of test rows classified correctly (NaN when diverged). */
-  readonly testAccuracy: number;
   /** Whether the run stopped on non-finite numbers. */
   readonly diverged: boolean;
   /** Training loss every `evalEvery` steps. */

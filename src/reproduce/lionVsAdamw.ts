@@ -40,20 +40,23 @@ import { softmaxRegression } from "../oracles/problems/softmax.js";
 import type { DType } from "../params/layout.js";
 import { ParamSet } from "../params/paramset.js";
 import type { ReproduceOptions, Reproduction, Verdict } from "./claims.js";
-import type { Splits, Summary } from "./common.js";
+import type { FinalScores, SplitScorer, Splits, Summary } from "./common.js";
 import {
   HELD_OUT_FRACTION,
-  QUICK_RUN_NOTE,
   digitsSplits,
   formatMeanSd,
   formatPoints,
   formatSigned,
   formatSpreadPoints,
   halfDecades,
+  reportText,
   round3,
+  seedsFrom,
+  splitRows,
   summarize,
   table,
   toJson,
+  tuningBudget,
 } from "./common.js";
 
 export type { Splits, Summary } from "./common.js";
@@ -200,7 +203,7 @@ export function lionVsAdamwPlan(quick: boolean, seed: number): LionVsAdamwPlan {
   };
   return {
     steps,
-    seeds: Array.from({ length: seedCount }, (_, i) => seed + i),
+    seeds: seedsFrom(seed, seedCount),
     batchSize: 64,
     hidden: 32,
     warmupSteps: Math.round(steps / 20),
@@ -245,11 +248,7 @@ interface Trainee {
 }
 
 /** Scores of trained parameters. */
-interface Evaluator {
-  trainLoss(params: ParamSet): Promise<number>;
-  validationLoss(params: ParamSet): Promise<number>;
-  validationAccuracy(params: ParamSet): Promise<number>;
-  testAccuracy(params: ParamSet): Promise<number>;
+interface Evaluator extends SplitScorer {
   dispose(): void;
 }
 
@@ -339,18 +338,10 @@ const softmaxProblem: QualityProblem = {
 /** The problems, in report order. */
 const PROBLEMS: readonly QualityProblem[] = [mlpProblem, softmaxProblem];
 
-/** One training run. */
-export interface RunRecord extends Setting {
+/** One training run, with the scores of its final parameters. */
+export interface RunRecord extends Setting, FinalScores {
   /** Seed of the initial weights and batch order. */
   readonly seed: number;
-  /** Loss on all training rows after the last step (NaN when diverged). */
-  readonly trainLoss: number;
-  /** Loss on the validation rows (breaks ties of the selection criterion). */
-  readonly validationLoss: number;
-  /** Fraction of validation rows classified correctly (the selection criterion). */
-  readonly validationAccuracy: number;
-  /** Fraction of test rows classified correctly. */
-  readonly testAccuracy: number;
   /** Whether a gradient or the final loss was not finite. */
   readonly diverged: boolean;
 }
@@ -780,8 +771,7 @@ function formatReport(
       );
     }
   }
-  if (quick) out.push(...QUICK_RUN_NOTE);
-  return `${out.join("\n")}\n`;
+  return reportText(out, quick);
 }
 
 /** Runs the reproduction. */
@@ -810,20 +800,11 @@ export async function reproduceLionVsAdamw(options: ReproduceOptions): Promise<R
   const { verdict, reason } = judge(memory, quality);
   const measurements = {
     plan: { ...plan, heldOutFraction: HELD_OUT_FRACTION, schedule: "warmup-cosine" },
-    splits: {
-      train: splits.train.rows,
-      validation: splits.validation.rows,
-      test: splits.test.rows,
-    },
-    budget: Object.fromEntries(
-      SIDES.map((side) => [
-        side,
-        {
-          gridSize: settingsOf(plan.grids[side]).length,
-          seeds: plan.seeds.length,
-          steps: plan.steps,
-        },
-      ]),
+    splits: splitRows(splits),
+    budget: tuningBudget(
+      SIDES.map((side) => [side, settingsOf(plan.grids[side]).length]),
+      plan.seeds.length,
+      plan.steps,
     ),
     memory,
     quality,

@@ -30,20 +30,24 @@
  */
 import { loadDigits } from "../data/digits.js";
 import { mfac } from "../optim/mfac.js";
-import { warmupCosine } from "../optim/schedules.js";
 import { sgd } from "../optim/sgd.js";
 import type { GradientTransform } from "../optim/transform.js";
 import type { ReproduceOptions, Reproduction, Verdict } from "./claims.js";
 import type { Improvement, PairedDifference } from "./common.js";
 import {
-  QUICK_RUN_NOTE,
   formatMeanSd,
   formatPoints,
   halfDecades,
   improvementOf,
   pairedDifference,
+  reportText,
+  seedsFrom,
+  splitRows,
   table,
   toJson,
+  tuningBudget,
+  warmupCosineToZero,
+  withEachSeed,
 } from "./common.js";
 import type {
   DigitsMlpPlan,
@@ -56,6 +60,7 @@ import type {
 import {
   bestByTrainLoss,
   bestByValidationAccuracy,
+  digitsSplitsLine,
   formatSetting,
   openDigitsSeed,
   runSide,
@@ -90,7 +95,7 @@ export function mfacVsSgdPlan(quick: boolean, seed: number): MfacVsSgdPlan {
     steps: quick ? 40 : 500,
     // Only the final loss is compared; the curve is kept coarse.
     evalEvery: quick ? 10 : 50,
-    seeds: Array.from({ length: count }, (_, i) => seed + i),
+    seeds: seedsFrom(seed, count),
     mfac: quick
       ? { learningRates: halfDecades(-4, 2), damps: [1e-2, 1e-1] }
       : { learningRates: halfDecades(-5, 6), damps: [1e-3, 1e-2, 1e-1, 1] },
@@ -98,10 +103,6 @@ export function mfacVsSgdPlan(quick: boolean, seed: number): MfacVsSgdPlan {
       ? { learningRates: halfDecades(-2, 2), momenta: [0.5, 0.9] }
       : { learningRates: halfDecades(-4, 6), momenta: [0.5, 0.9, 0.95, 0.99] },
   };
-}
-
-function schedule(peak: number, steps: number) {
-  return warmupCosine({ peak, warmupSteps: Math.round(steps / 20), totalSteps: steps });
 }
 
 /** SGD with momentum and M-FAC over their grids, baseline first. */
@@ -113,14 +114,14 @@ export function mfacSides(plan: MfacVsSgdPlan): Side[] {
       name: "sgd-momentum",
       settings: pairs(plan.sgd.learningRates, plan.sgd.momenta, "momentum"),
       transform: (s): GradientTransform =>
-        sgd({ learningRate: schedule(s.learningRate, plan.steps), momentum: s.momentum }),
+        sgd({ learningRate: warmupCosineToZero(s.learningRate, plan.steps), momentum: s.momentum }),
     },
     {
       name: "mfac",
       settings: pairs(plan.mfac.learningRates, plan.mfac.damps, "damp"),
       transform: (s): GradientTransform =>
         mfac({
-          learningRate: schedule(s.learningRate, plan.steps),
+          learningRate: warmupCosineToZero(s.learningRate, plan.steps),
           numGradients: MFAC_WINDOW,
           damp: s.damp,
         }),
@@ -208,7 +209,6 @@ function formatReport(
   sides: readonly MfacSideResult[],
   quick: boolean,
 ): string {
-  const s0 = seeds[0].splits;
   const range = (xs: readonly number[]): string => `${xs[0]} … ${xs[xs.length - 1]}`;
   const row = (s: MfacSideResult, pick: SelectedSetting): string[] => [
     s.optimizer,
@@ -219,8 +219,7 @@ function formatReport(
   ];
   const header = ["optimizer", "setting", "training loss", "test accuracy (%)", "ms/step"];
   const out: string[] = [
-    `mlp-digits: perceptron 64 → ${plan.hidden} (tanh) → 10 on the UCI digits, float32; ` +
-      `${s0.train.rows} training, ${s0.validation.rows} validation, ${s0.test.rows} test rows per seed`,
+    digitsSplitsLine(plan, seeds[0].splits),
     `  ${plan.steps} steps of ${plan.batchSize} rows for both, warmup 5% then cosine decay to 0; seeds ${plan.seeds.join(", ")}`,
     `  sgd-momentum: lr ${range(plan.sgd.learningRates)} × momentum ${plan.sgd.momenta.join("/")}; ` +
       `mfac (m = ${MFAC_WINDOW}): lr ${range(plan.mfac.learningRates)} × damp ${plan.mfac.damps.join("/")}`,
@@ -239,8 +238,7 @@ function formatReport(
       2,
     ),
   ];
-  if (quick) out.push(...QUICK_RUN_NOTE);
-  return `${out.join("\n")}\n`;
+  return reportText(out, quick);
 }
 
 /** Runs the reproduction (with `plan` in place of the default one, for tests). */
@@ -250,38 +248,33 @@ export async function reproduceMfacVsSgd(
 ): Promise<Reproduction> {
   const progress = options.progress ?? (() => {});
   const digits = loadDigits();
-  const seeds: DigitsSeed[] = [];
-  try {
-    for (const seed of plan.seeds) seeds.push(await openDigitsSeed(seed, plan, digits));
-    const sides: MfacSideResult[] = [];
-    for (const side of mfacSides(plan)) sides.push(await tune(side, seeds, plan, progress));
-    const judged = judgeMfac(sides);
-    return {
-      claim: "mfac-vs-sgd",
-      verdict: judged.verdict,
-      reason: judged.reason,
-      quick: options.quick,
-      seed: options.seed,
-      measurements: toJson({
-        plan: { ...plan, window: MFAC_WINDOW, schedule: "warmup 5%, cosine decay to 0" },
-        splits: {
-          train: seeds[0].splits.train.rows,
-          validation: seeds[0].splits.validation.rows,
-          test: seeds[0].splits.test.rows,
-        },
-        budget: Object.fromEntries(
-          sides.map((s) => [
-            s.optimizer,
-            { gridSize: s.settings.length, seeds: plan.seeds.length, steps: plan.steps },
-          ]),
-        ),
-        sides,
-        logLossDifference: judged.loss,
-        accuracyDifference: judged.accuracy,
-      }),
-      report: formatReport(plan, seeds, sides, options.quick),
-    };
-  } finally {
-    for (const s of seeds) s.dispose();
-  }
+  return withEachSeed(
+    plan.seeds,
+    (seed) => openDigitsSeed(seed, plan, digits),
+    async (seeds) => {
+      const sides: MfacSideResult[] = [];
+      for (const side of mfacSides(plan)) sides.push(await tune(side, seeds, plan, progress));
+      const judged = judgeMfac(sides);
+      return {
+        claim: "mfac-vs-sgd",
+        verdict: judged.verdict,
+        reason: judged.reason,
+        quick: options.quick,
+        seed: options.seed,
+        measurements: toJson({
+          plan: { ...plan, window: MFAC_WINDOW, schedule: "warmup 5%, cosine decay to 0" },
+          splits: splitRows(seeds[0].splits),
+          budget: tuningBudget(
+            sides.map((s) => [s.optimizer, s.settings.length]),
+            plan.seeds.length,
+            plan.steps,
+          ),
+          sides,
+          logLossDifference: judged.loss,
+          accuracyDifference: judged.accuracy,
+        }),
+        report: formatReport(plan, seeds, sides, options.quick),
+      };
+    },
+  );
 }

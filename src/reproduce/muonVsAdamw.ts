@@ -57,32 +57,38 @@
  * blocks of 10 steps of both selected settings on the first seed's model, alternating which goes
  * first, the median over the rounds. Time to target = mean steps to target × that cost.
  */
-import { TRANSFORMER_CONFIG } from "../bench/problems.js";
-import { loadDigits } from "../data/digits.js";
-import { NonFiniteError } from "../errors.js";
 import { adamw } from "../optim/adam.js";
 import { muon, routeMatrices } from "../optim/muon.js";
 import { Optimizer } from "../optim/optimizer.js";
-import type { Schedule } from "../optim/hyper.js";
-import { warmupCosine } from "../optim/schedules.js";
 import type { GradientTransform } from "../optim/transform.js";
-import { shakespeareTransformer } from "../oracles/problems/shakespeareTransformer.js";
-import type { ParamSet } from "../params/paramset.js";
 import type { TensorSpec } from "../params/layout.js";
 import type { ReproduceOptions, Reproduction, Verdict } from "./claims.js";
-import type { TrainingModel } from "./common.js";
 import {
-  QUICK_RUN_NOTE,
-  atEdge,
+  formatRatio,
   halfDecades,
+  isDivergence,
   median,
-  table,
+  reportText,
+  seedsFrom,
   toJson,
-  trainAndMonitor,
-  warmUp,
+  warmupCosineToTwentieth,
+  withEachSeed,
 } from "./common.js";
 import type { ReachSummary } from "./digitsMlp.js";
-import { bestByReach, formatSteps, openDigitsSeed, reachOf, sweepLines } from "./digitsMlp.js";
+import { sweepLines } from "./digitsMlp.js";
+import type { RaceModel, RacePlan, RaceProblem, RaceRate, RaceRun, RaceSide } from "./race.js";
+import {
+  FINAL_LOSS_COLUMN,
+  NO_EXTRAS,
+  RACE_SELECTION_LINES,
+  digitsProblem,
+  raceTable,
+  raceTargetLine,
+  selectedRate,
+  stepRatioOutcome,
+  sweepLearningRates,
+  transformerProblem,
+} from "./race.js";
 
 /** The two sides: the baseline first. */
 export type MuonSide = "adamw" | "muon";
@@ -90,18 +96,8 @@ export type MuonSide = "adamw" | "muon";
 /** Both sides, baseline first (AdamW is tuned first: Muon's other tensors use its best rate). */
 export const MUON_SIDES: readonly MuonSide[] = ["adamw", "muon"];
 
-/** The budget and target on one problem. */
-export interface MuonStepsPlan {
-  /** Optimizer steps of every run (the schedule's length). */
-  readonly steps: number;
-  /** Measure the score after every this many steps. */
-  readonly evalEvery: number;
-  /** Seeds of the runs: each fixes the initial weights and the batches (and the split). */
-  readonly seeds: readonly number[];
-  /** The loss to reach. */
-  readonly target: number;
-  /** The learning rates each side tries (same count and spacing); Muon's are its matrices'. */
-  readonly learningRates: Readonly<Record<MuonSide, readonly number[]>>;
+/** The budget and target on one problem; Muon's learning rates are its matrices'. */
+export interface MuonStepsPlan extends RacePlan<MuonSide> {
   /** Timed rounds of the interleaved cost measurement of the two selected settings. */
   readonly timingRounds: number;
 }
@@ -142,7 +138,7 @@ export const HELD_RATIO = 0.7;
  * loose targets.
  */
 export function muonVsAdamwPlan(quick: boolean, seed: number): MuonVsAdamwPlan {
-  const seeds = (n: number): number[] => Array.from({ length: n }, (_, i) => seed + i);
+  const seeds = (n: number): number[] => seedsFrom(seed, n);
   if (quick) {
     return {
       transformer: {
@@ -187,16 +183,6 @@ export function muonVsAdamwPlan(quick: boolean, seed: number): MuonVsAdamwPlan {
   };
 }
 
-/** The schedule of every run: warmup over 2% of the steps, cosine decay to 1/20 of the peak. */
-function scheduleOf(peak: number, steps: number): Schedule {
-  return warmupCosine({
-    peak,
-    warmupSteps: Math.max(1, Math.round(steps / 50)),
-    totalSteps: steps,
-    end: peak / 20,
-  });
-}
-
 /**
  * The transform of `side` at peak rate `learningRate` for a run of `steps` steps. On the Muon
  * side `learningRate` is Muon's, the tensors `takesMuon` leaves out go to AdamW at `adamwRate`.
@@ -209,11 +195,14 @@ export function muonSideTransform(
   takesMuon: (tensor: TensorSpec) => boolean,
 ): GradientTransform {
   if (side === "adamw") {
-    return adamw({ learningRate: scheduleOf(learningRate, steps), ...ADAMW_SETTINGS });
+    return adamw({ learningRate: warmupCosineToTwentieth(learningRate, steps), ...ADAMW_SETTINGS });
   }
   return routeMatrices({
-    matrices: muon({ learningRate: scheduleOf(learningRate, steps), ...MUON_SETTINGS }),
-    rest: adamw({ learningRate: scheduleOf(adamwRate, steps), ...ADAMW_SETTINGS }),
+    matrices: muon({
+      learningRate: warmupCosineToTwentieth(learningRate, steps),
+      ...MUON_SETTINGS,
+    }),
+    rest: adamw({ learningRate: warmupCosineToTwentieth(adamwRate, steps), ...ADAMW_SETTINGS }),
     select: takesMuon,
   });
 }
@@ -228,35 +217,26 @@ export function perceptronTakesMuon(tensor: TensorSpec): boolean {
   return tensor.shape.length >= 2 && tensor.name !== "layer2.weight";
 }
 
-/** A problem the sides race on. */
-interface StepsProblem {
-  readonly name: string;
-  readonly description: string;
-  /** What the target is measured on. */
-  readonly monitorName: string;
-  /** Which tensors Muon takes. */
+/** A problem the sides race on, and which of its tensors Muon takes. */
+interface MuonProblem extends RaceProblem {
   takesMuon(tensor: TensorSpec): boolean;
-  open(seed: number): Promise<OpenModel>;
 }
 
-/** A model opened for one seed. */
-interface OpenModel {
-  readonly training: TrainingModel;
+/** The tensors Muon takes on a problem, and their share of the parameters. */
+interface MuonShare {
   /** Names of the tensors Muon takes, in layout order. */
   readonly muonTensors: readonly string[];
   /** Parameters in those tensors. */
   readonly muonParameters: number;
   /** Parameters of the model. */
   readonly parameters: number;
-  monitor(params: ParamSet): Promise<number>;
-  dispose(): void;
 }
 
 /** The tensors of `tensors` that Muon takes, and their share of the parameters. */
 function muonShare(
   tensors: readonly TensorSpec[],
   takesMuon: (tensor: TensorSpec) => boolean,
-): Pick<OpenModel, "muonTensors" | "muonParameters" | "parameters"> {
+): MuonShare {
   const taken = tensors.filter(takesMuon);
   return {
     muonTensors: taken.map((t) => t.name),
@@ -265,100 +245,16 @@ function muonShare(
   };
 }
 
-function transformerProblem(): StepsProblem {
-  const c = TRANSFORMER_CONFIG;
-  return {
-    name: "transformer-shakespeare",
-    description:
-      `character-level transformer on tiny Shakespeare (${c.layers} blocks, width ${c.dModel}, ` +
-      `${c.heads} heads, context ${c.context}, ${c.batchSize} windows per step), float32`,
-    monitorName: "validation loss (nats per character on the held-out windows)",
-    takesMuon: transformerTakesMuon,
-    async open(seed) {
-      const model = await shakespeareTransformer({ ...TRANSFORMER_CONFIG, seed });
-      const training: TrainingModel = {
-        objective: model,
-        setBatch: (k) => model.setBatch(k),
-        initialParams: () => model.paramSet(),
-      };
-      await warmUp(training);
-      await model.validationLoss(model.initialParams());
-      return {
-        training,
-        ...muonShare(model.layout.tensors, transformerTakesMuon),
-        monitor: (p) => model.validationLoss(p.data),
-        dispose: () => model.dispose(),
-      };
-    },
-  };
-}
-
-function mlpProblem(plan: MuonVsAdamwPlan["mlp"]): StepsProblem {
-  const digits = loadDigits();
-  return {
-    name: "mlp-digits",
-    description: `perceptron 64 → ${plan.hidden} (tanh) → 10 on the UCI digits, mini-batches of ${plan.batchSize} rows, float32`,
-    monitorName: "training loss (mean cross-entropy on all training rows)",
-    takesMuon: perceptronTakesMuon,
-    async open(seed) {
-      const s = await openDigitsSeed(
-        seed,
-        {
-          hidden: plan.hidden,
-          batchSize: plan.batchSize,
-          steps: plan.steps,
-          evalEvery: plan.evalEvery,
-        },
-        digits,
-      );
-      return {
-        training: s.training,
-        ...muonShare(s.model.layout.tensors, perceptronTakesMuon),
-        monitor: (p) => s.trainLoss(p),
-        dispose: () => s.dispose(),
-      };
-    },
-  };
-}
-
 /** One run's trace, as the record keeps it. */
-export interface MuonStepsRun {
-  /** The seed. */
-  readonly seed: number;
-  /** The score every `evalEvery` steps with the training time so far. */
-  readonly curve: readonly { step: number; loss: number; trainingMs: number }[];
-  /** Milliseconds spent stepping in all. */
-  readonly trainingMs: number;
-  /** Whether the run stopped on non-finite numbers. */
-  readonly diverged: boolean;
-}
+export type MuonStepsRun = RaceRun;
 
-/** One learning rate of one side. */
-export interface MuonRateResult {
-  /** The peak learning rate (Muon's own on the Muon side). */
-  readonly learningRate: number;
-  /** Steps to target over the seeds. */
-  readonly reach: ReachSummary;
-  /** Mean milliseconds per step (gradient and update) over the seeds. */
-  readonly msPerStep: number;
-  /** Every seed's run. */
-  readonly runs: readonly MuonStepsRun[];
-}
+/** One learning rate of one side (Muon's own on the Muon side). */
+export type MuonRateResult = RaceRate;
 
 /** One side's sweep on one problem. */
-export interface MuonSideResult {
-  /** The optimizer. */
-  readonly optimizer: MuonSide;
+export interface MuonSideResult extends RaceSide<MuonSide> {
   /** The AdamW rate of the tensors Muon does not take (Muon side), or null (AdamW side). */
   readonly adamwRate: number | null;
-  /** Every rate tried, in grid order. */
-  readonly rates: readonly MuonRateResult[];
-  /** Index of the selected rate. */
-  readonly bestIndex: number;
-  /** The selected rate. */
-  readonly bestLearningRate: number;
-  /** Whether it is the smallest or largest rate tried. */
-  readonly bestAtGridEdge: boolean;
 }
 
 /** The cost per step of the two selected settings, timed interleaved on one model. */
@@ -420,13 +316,7 @@ export function muonStepsOutcome(
   challenger: ReachSummary,
   seeds: number,
 ): { ratio: number; outcome: Verdict } {
-  const ratio = challenger.meanSteps / baseline.meanSteps;
-  if (baseline.reached < seeds || !Number.isFinite(ratio)) {
-    return { ratio, outcome: "inconclusive" };
-  }
-  if (ratio >= 1) return { ratio, outcome: "did not hold" };
-  if (challenger.reached === seeds && ratio <= HELD_RATIO) return { ratio, outcome: "held" };
-  return { ratio, outcome: "inconclusive" };
+  return stepRatioOutcome(baseline, challenger, seeds, HELD_RATIO);
 }
 
 /**
@@ -440,8 +330,8 @@ export function compareMuon(
 ): MuonComparison {
   const [base, challenger] = sides;
   const { ratio, outcome } = muonStepsOutcome(
-    base.rates[base.bestIndex].reach,
-    challenger.rates[challenger.bestIndex].reach,
+    selectedRate(base).reach,
+    selectedRate(challenger).reach,
     seeds,
   );
   const costPerStep = msPerStep[1] / msPerStep[0];
@@ -451,21 +341,13 @@ export function compareMuon(
 /** Steps per timed block of the interleaved cost measurement. */
 export const TIMING_BLOCK = 10;
 
-/** Whether `error` says a run left the finite numbers (the optimizer's own checks). */
-function isDivergence(error: unknown): boolean {
-  return (
-    error instanceof NonFiniteError ||
-    (error instanceof RangeError && /not finite/.test(error.message))
-  );
-}
-
 /**
  * Times blocks of {@link TIMING_BLOCK} steps of each transform on `model`, alternating which
  * goes first from round to round, after one untimed round that compiles and warms up; returns
  * the median milliseconds per step of each (NaN for one that left the finite numbers).
  */
 async function timeInterleaved(
-  model: OpenModel,
+  model: RaceModel,
   transforms: readonly GradientTransform[],
   rounds: number,
 ): Promise<number[]> {
@@ -499,102 +381,82 @@ async function timeInterleaved(
   return runners.map((r, k) => (r.failed ? NaN : median(samples[k])));
 }
 
+/**
+ * Sweeps `side`'s learning rates on `models`; on the Muon side the tensors Muon does not take
+ * train with AdamW at `adamwRate`.
+ */
 async function sweep(
-  problem: StepsProblem,
+  problem: MuonProblem,
   plan: MuonStepsPlan,
-  models: ReadonlyMap<number, OpenModel>,
+  models: readonly RaceModel[],
   side: MuonSide,
   adamwRate: number,
   progress: (line: string) => void,
 ): Promise<MuonSideResult> {
-  const grid = plan.learningRates[side];
-  const rates: MuonRateResult[] = [];
-  for (const [i, learningRate] of grid.entries()) {
-    const runs: MuonStepsRun[] = [];
-    for (const seed of plan.seeds) {
-      const model = models.get(seed)!;
-      const transform = muonSideTransform(
-        side,
-        learningRate,
-        plan.steps,
-        adamwRate,
-        problem.takesMuon,
-      );
-      const run = await trainAndMonitor(model.training, transform, {
-        steps: plan.steps,
-        evalEvery: plan.evalEvery,
-        monitor: (p) => model.monitor(p),
-      });
-      runs.push({ seed, curve: run.curve, trainingMs: run.trainingMs, diverged: run.diverged });
-    }
-    const reach = reachOf(runs, plan.target, plan.steps);
-    const msPerStep =
-      runs.reduce((sum, r) => sum + r.trainingMs / (r.curve[r.curve.length - 1]?.step ?? 1), 0) /
-      runs.length;
-    rates.push({ learningRate, reach, msPerStep, runs });
-    progress(
-      `${problem.name} ${side} (${i + 1}/${grid.length}) lr ${learningRate}` +
-        (side === "muon" ? ` (AdamW ${adamwRate})` : "") +
-        `: target reached on ${reach.reached}/${runs.length} seeds, mean steps ${reach.meanSteps.toFixed(0)}, ` +
-        `final loss ${reach.meanFinalLoss.toPrecision(4)}, ${msPerStep.toFixed(1)} ms/step`,
-    );
-  }
-  const bestIndex = bestByReach(rates.map((r) => r.reach));
-  return {
-    optimizer: side,
-    adamwRate: side === "muon" ? adamwRate : null,
-    rates,
-    bestIndex,
-    bestLearningRate: grid[bestIndex],
-    bestAtGridEdge: atEdge(grid, grid[bestIndex]),
-  };
+  const swept = await sweepLearningRates(
+    {
+      problem: problem.name,
+      side,
+      plan,
+      models,
+      transform: (learningRate) =>
+        muonSideTransform(side, learningRate, plan.steps, adamwRate, problem.takesMuon),
+      ...(side === "muon" ? { settingNote: ` (AdamW ${adamwRate})` } : {}),
+      progress,
+    },
+    NO_EXTRAS,
+  );
+  // The record names the AdamW rate right after the optimizer, before the sweep's rates.
+  const { optimizer, ...selection } = swept;
+  return { optimizer, adamwRate: side === "muon" ? adamwRate : null, ...selection };
 }
 
 async function race(
-  problem: StepsProblem,
+  problem: MuonProblem,
   plan: MuonStepsPlan,
   progress: (line: string) => void,
 ): Promise<MuonProblemResult> {
-  const models = new Map<number, OpenModel>();
-  try {
-    for (const seed of plan.seeds) models.set(seed, await problem.open(seed));
-    const base = await sweep(problem, plan, models, "adamw", NaN, progress);
-    const challenger = await sweep(problem, plan, models, "muon", base.bestLearningRate, progress);
-    const sides = [base, challenger];
-    const first = models.get(plan.seeds[0])!;
-    const msPerStep = await timeInterleaved(
-      first,
-      [
-        muonSideTransform("adamw", base.bestLearningRate, plan.steps, NaN, problem.takesMuon),
-        muonSideTransform(
-          "muon",
-          challenger.bestLearningRate,
-          plan.steps,
-          base.bestLearningRate,
-          problem.takesMuon,
-        ),
-      ],
-      plan.timingRounds,
-    );
-    return {
-      problem: problem.name,
-      description: problem.description,
-      monitor: problem.monitorName,
-      muonTensors: first.muonTensors,
-      muonParameters: first.muonParameters,
-      parameters: first.parameters,
-      plan,
-      sides,
-      timing: { rounds: plan.timingRounds, block: TIMING_BLOCK, msPerStep },
-      comparison: compareMuon(sides, plan.seeds.length, msPerStep),
-    };
-  } finally {
-    for (const model of models.values()) model.dispose();
-  }
-}
-
-function formatRatio(x: number): string {
-  return Number.isFinite(x) ? `${x.toFixed(2)}×` : "-";
+  return withEachSeed(
+    plan.seeds,
+    (seed) => problem.open(seed),
+    async (models) => {
+      const base = await sweep(problem, plan, models, "adamw", NaN, progress);
+      const challenger = await sweep(
+        problem,
+        plan,
+        models,
+        "muon",
+        base.bestLearningRate,
+        progress,
+      );
+      const sides = [base, challenger];
+      const first = models[0];
+      const msPerStep = await timeInterleaved(
+        first,
+        [
+          muonSideTransform("adamw", base.bestLearningRate, plan.steps, NaN, problem.takesMuon),
+          muonSideTransform(
+            "muon",
+            challenger.bestLearningRate,
+            plan.steps,
+            base.bestLearningRate,
+            problem.takesMuon,
+          ),
+        ],
+        plan.timingRounds,
+      );
+      return {
+        problem: problem.name,
+        description: problem.description,
+        monitor: problem.monitorName,
+        ...muonShare(first.objective.layout.tensors, problem.takesMuon),
+        plan,
+        sides,
+        timing: { rounds: plan.timingRounds, block: TIMING_BLOCK, msPerStep },
+        comparison: compareMuon(sides, plan.seeds.length, msPerStep),
+      };
+    },
+  );
 }
 
 /**
@@ -615,8 +477,8 @@ export function judgeMuon(results: readonly MuonProblemResult[]): {
   const verdict = combineOutcomes(results.map((r) => r.comparison.outcome));
   const describe = (r: MuonProblemResult): string => {
     const c = r.comparison;
-    const base = r.sides[0].rates[r.sides[0].bestIndex].reach;
-    const muonReach = r.sides[1].rates[r.sides[1].bestIndex].reach;
+    const base = selectedRate(r.sides[0]).reach;
+    const muonReach = selectedRate(r.sides[1]).reach;
     const seeds = r.plan.seeds.length;
     const why =
       base.reached < seeds
@@ -646,8 +508,7 @@ export function judgeMuon(results: readonly MuonProblemResult[]): {
 
 function formatReport(results: readonly MuonProblemResult[], quick: boolean): string {
   const out: string[] = [
-    "Steps to a fixed loss; each side at the learning rate (of a grid of the same size and",
-    "half-decade spacing) whose runs reach the target on the most seeds, in the fewest mean steps.",
+    ...RACE_SELECTION_LINES,
     `AdamW β (${ADAMW_SETTINGS.beta1}, ${ADAMW_SETTINGS.beta2}), ε ${ADAMW_SETTINGS.eps}, weight decay ${ADAMW_SETTINGS.weightDecay}; ` +
       `Muon momentum ${MUON_SETTINGS.momentum} (Nesterov), ${MUON_SETTINGS.nsSteps} Newton–Schulz steps, ` +
       `weight decay ${MUON_SETTINGS.weightDecay}; the tensors Muon does not take train with AdamW at AdamW's best rate;`,
@@ -661,39 +522,19 @@ function formatReport(results: readonly MuonProblemResult[], quick: boolean): st
       `${r.problem}: ${r.description}`,
       `  Muon takes ${r.muonTensors.length} ${r.muonTensors.length === 1 ? "matrix" : "matrices"} (${r.muonParameters} of ${r.parameters} parameters): ` +
         `${r.muonTensors.join(", ")}; AdamW the rest`,
-      `  target: ${r.monitor} ≤ ${plan.target}, measured every ${plan.evalEvery} steps; ` +
-        `${plan.steps} steps, seeds ${plan.seeds.join(", ")}`,
+      raceTargetLine(r.monitor, plan),
     );
+    // The cost per step is the interleaved timing's, not the sweep runs' own.
     out.push(
-      table(
-        [
-          "optimizer",
-          "rates tried",
-          "best lr",
-          "reached",
-          "steps to target",
-          "× AdamW",
-          "ms/step",
-          "time to target (s)",
-          "final loss",
-        ],
-        r.sides.map((s, k) => {
-          const best = s.rates[s.bestIndex];
-          const lrs = s.rates.map((x) => x.learningRate);
-          return [
-            s.optimizer,
-            `${lrs[0]} … ${lrs[lrs.length - 1]}`,
-            String(s.bestLearningRate) + (s.bestAtGridEdge ? " (edge)" : ""),
-            `${best.reach.reached}/${n}`,
-            formatSteps(best.reach, n),
-            k === 0 ? "1.00×" : formatRatio(r.comparison.stepRatio),
-            r.timing.msPerStep[k].toFixed(2),
-            ((best.reach.meanSteps * r.timing.msPerStep[k]) / 1000).toPrecision(3),
-            best.reach.meanFinalLoss.toPrecision(4),
-          ];
-        }),
-        2,
-      ),
+      raceTable(r.sides, n, "AdamW", () => r.comparison.stepRatio, [
+        { header: "ms/step", cell: (_, k) => r.timing.msPerStep[k].toFixed(2) },
+        {
+          header: "time to target (s)",
+          cell: (s, k) =>
+            ((selectedRate(s).reach.meanSteps * r.timing.msPerStep[k]) / 1000).toPrecision(3),
+        },
+        FINAL_LOSS_COLUMN,
+      ]),
     );
     out.push(
       `  ms/step: median of ${r.timing.rounds} blocks of ${r.timing.block} steps of both selected settings, ` +
@@ -703,8 +544,7 @@ function formatReport(results: readonly MuonProblemResult[], quick: boolean): st
     );
     out.push(...sweepLines(r.sides, n));
   }
-  if (quick) out.push(...QUICK_RUN_NOTE);
-  return `${out.join("\n")}\n`;
+  return reportText(out, quick);
 }
 
 /** Runs the reproduction (with `plan` in place of the default one, for tests). */
@@ -714,8 +554,12 @@ export async function reproduceMuonVsAdamw(
 ): Promise<Reproduction> {
   const progress = options.progress ?? (() => {});
   const results = [
-    await race(transformerProblem(), plan.transformer, progress),
-    await race(mlpProblem(plan.mlp), plan.mlp, progress),
+    await race(
+      { ...transformerProblem(), takesMuon: transformerTakesMuon },
+      plan.transformer,
+      progress,
+    ),
+    await race({ ...digitsProblem(plan.mlp), takesMuon: perceptronTakesMuon }, plan.mlp, progress),
   ];
   const { verdict, reason } = judgeMuon(results);
   return {

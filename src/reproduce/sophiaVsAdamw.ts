@@ -40,29 +40,47 @@
  * reported beside it. Wall time is reported too: steps are not free for Sophia, which adds a
  * Hessian estimate every k steps.
  */
-import { TRANSFORMER_CONFIG } from "../bench/problems.js";
-import { loadDigits } from "../data/digits.js";
 import { adamw } from "../optim/adam.js";
-import { warmupCosine } from "../optim/schedules.js";
 import type { Optimizer } from "../optim/optimizer.js";
 import type { SophiaState } from "../optim/sophia.js";
 import { sophiaG, sophiaH } from "../optim/sophia.js";
 import type { GradientTransform } from "../optim/transform.js";
-import { shakespeareTransformer } from "../oracles/problems/shakespeareTransformer.js";
-import type { ParamSet } from "../params/paramset.js";
+import type { CharTransformerObjective } from "../oracles/problems/charTransformer.js";
+import type { MlpObjective } from "../oracles/problems/mlp.js";
 import type { ReproduceOptions, Reproduction, Verdict } from "./claims.js";
-import type { TrainingModel } from "./common.js";
+import type { TrainingRun } from "./common.js";
 import {
-  QUICK_RUN_NOTE,
-  atEdge,
+  formatRatio,
   halfDecades,
-  table,
+  reportText,
+  seedsFrom,
   toJson,
-  trainAndMonitor,
-  warmUp,
+  warmupCosineToTwentieth,
+  withEachSeed,
 } from "./common.js";
 import type { ReachSummary } from "./digitsMlp.js";
-import { bestByReach, formatSteps, openDigitsSeed, reachOf, sweepLines } from "./digitsMlp.js";
+import { sweepLines } from "./digitsMlp.js";
+import type {
+  RaceColumn,
+  RaceModel,
+  RacePlan,
+  RaceProblem,
+  RaceRate,
+  RaceRun,
+  RaceSide,
+  SweepExtras,
+} from "./race.js";
+import {
+  RACE_SELECTION_LINES,
+  TIMED_RACE_COLUMNS,
+  digitsProblem,
+  raceTable,
+  raceTargetLine,
+  selectedRate,
+  stepRatioOutcome,
+  sweepLearningRates,
+  transformerProblem,
+} from "./race.js";
 
 /** The optimizers compared: the baseline first. */
 export type SophiaSide = "adamw" | "sophia-g" | "sophia-h";
@@ -71,18 +89,7 @@ export type SophiaSide = "adamw" | "sophia-g" | "sophia-h";
 export const SOPHIA_SIDES: readonly SophiaSide[] = ["adamw", "sophia-g", "sophia-h"];
 
 /** The budget and target on one problem. */
-export interface StepsPlan {
-  /** Optimizer steps of every run (the schedule's length). */
-  readonly steps: number;
-  /** Measure the score after every this many steps. */
-  readonly evalEvery: number;
-  /** Seeds of the runs: each fixes the initial weights and the batches (and the split). */
-  readonly seeds: readonly number[];
-  /** The loss to reach. */
-  readonly target: number;
-  /** The learning rates each side tries (same count and spacing). */
-  readonly learningRates: Readonly<Record<SophiaSide, readonly number[]>>;
-}
+export type StepsPlan = RacePlan<SophiaSide>;
 
 /** The whole reproduction's plan. */
 export interface SophiaVsAdamwPlan {
@@ -120,7 +127,7 @@ export const HELD_RATIO = 0.7;
  * Quick: 12 steps on the transformer and 40 on the perceptron, 2 rates and 2 seeds, loose targets.
  */
 export function sophiaVsAdamwPlan(quick: boolean, seed: number): SophiaVsAdamwPlan {
-  const seeds = (n: number): number[] => Array.from({ length: n }, (_, i) => seed + i);
+  const seeds = (n: number): number[] => seedsFrom(seed, n);
   if (quick) {
     return {
       transformer: {
@@ -204,12 +211,7 @@ export function sophiaSideTransform(
   batchScale: number,
   seed: number,
 ): GradientTransform {
-  const schedule = warmupCosine({
-    peak: learningRate,
-    warmupSteps: Math.max(1, Math.round(steps / 50)),
-    totalSteps: steps,
-    end: learningRate / 20,
-  });
+  const schedule = warmupCosineToTwentieth(learningRate, steps);
   if (side === "adamw") return adamw({ learningRate: schedule, ...ADAMW_SETTINGS });
   if (side === "sophia-g") {
     return sophiaG({ learningRate: schedule, ...SOPHIA_SETTINGS, batchSize: batchScale, seed });
@@ -217,119 +219,23 @@ export function sophiaSideTransform(
   return sophiaH({ learningRate: schedule, ...SOPHIA_SETTINGS, batchSize: 1, seed });
 }
 
-/** A problem the sides race on. */
-interface StepsProblem {
-  readonly name: string;
-  readonly description: string;
-  /** What the target is measured on. */
-  readonly monitorName: string;
-  open(seed: number): Promise<OpenModel>;
-}
+/** The models Sophia races on: both know the batch scale of their loss. */
+type ScaledObjective = CharTransformerObjective | MlpObjective;
 
-/** A model opened for one seed. */
-interface OpenModel {
-  readonly training: TrainingModel;
-  readonly batchScale: number;
-  /** The score the target is set on. */
-  monitor(params: ParamSet): Promise<number>;
-  dispose(): void;
-}
-
-function transformerProblem(): StepsProblem {
-  const c = TRANSFORMER_CONFIG;
-  return {
-    name: "transformer-shakespeare",
-    description:
-      `character-level transformer on tiny Shakespeare (${c.layers} blocks, width ${c.dModel}, ` +
-      `${c.heads} heads, context ${c.context}, ${c.batchSize} windows per step), float32`,
-    monitorName: "validation loss (nats per character on the held-out windows)",
-    async open(seed) {
-      const model = await shakespeareTransformer({ ...TRANSFORMER_CONFIG, seed });
-      const training: TrainingModel = {
-        objective: model,
-        setBatch: (k) => model.setBatch(k),
-        initialParams: () => model.paramSet(),
-      };
-      await warmUp(training);
-      await model.validationLoss(model.initialParams());
-      return {
-        training,
-        batchScale: model.batchScale,
-        monitor: (p) => model.validationLoss(p.data),
-        dispose: () => model.dispose(),
-      };
-    },
-  };
-}
-
-function mlpProblem(plan: SophiaVsAdamwPlan["mlp"]): StepsProblem {
-  const digits = loadDigits();
-  return {
-    name: "mlp-digits",
-    description: `perceptron 64 → ${plan.hidden} (tanh) → 10 on the UCI digits, mini-batches of ${plan.batchSize} rows, float32`,
-    monitorName: "training loss (mean cross-entropy on all training rows)",
-    async open(seed) {
-      const s = await openDigitsSeed(
-        seed,
-        {
-          hidden: plan.hidden,
-          batchSize: plan.batchSize,
-          steps: plan.steps,
-          evalEvery: plan.evalEvery,
-        },
-        digits,
-      );
-      return {
-        training: s.training,
-        batchScale: s.model.batchScale,
-        monitor: (p) => s.trainLoss(p),
-        dispose: () => s.dispose(),
-      };
-    },
-  };
-}
-
-/** One run's trace, as the record keeps it. */
-export interface StepsRun {
-  /** The seed. */
-  readonly seed: number;
-  /** The score every `evalEvery` steps with the training time so far. */
-  readonly curve: readonly { step: number; loss: number; trainingMs: number }[];
-  /** Milliseconds spent stepping in all. */
-  readonly trainingMs: number;
-  /** Whether the run stopped on non-finite numbers. */
-  readonly diverged: boolean;
+/** What a Sophia run records of its optimizer beyond the race's measurements. */
+export interface UnclippedRecord {
   /** Sophia's {@link unclippedFraction} after the last step (null for AdamW). */
   readonly unclippedFraction: number | null;
 }
 
-/** One learning rate of one side. */
-export interface RateResult {
-  /** The peak learning rate. */
-  readonly learningRate: number;
-  /** Steps to target over the seeds. */
-  readonly reach: ReachSummary;
-  /** Mean milliseconds per step (oracle calls and update) over the seeds. */
-  readonly msPerStep: number;
-  /** Mean {@link unclippedFraction} over the seeds (null for AdamW). */
-  readonly unclippedFraction: number | null;
-  /** Every seed's run. */
-  readonly runs: readonly StepsRun[];
-}
+/** One run's trace, as the record keeps it. */
+export type StepsRun = RaceRun & UnclippedRecord;
+
+/** One learning rate of one side; its unclipped fraction is the mean over the seeds. */
+export type RateResult = RaceRate<StepsRun> & UnclippedRecord;
 
 /** One side's sweep on one problem. */
-export interface StepsSideResult {
-  /** The optimizer. */
-  readonly optimizer: SophiaSide;
-  /** Every rate tried, in grid order. */
-  readonly rates: readonly RateResult[];
-  /** Index of the selected rate. */
-  readonly bestIndex: number;
-  /** The selected rate. */
-  readonly bestLearningRate: number;
-  /** Whether it is the smallest or largest rate tried. */
-  readonly bestAtGridEdge: boolean;
-}
+export type StepsSideResult = RaceSide<SophiaSide, RateResult>;
 
 /** How a challenger's steps to target compare with AdamW's. */
 export interface StepsComparison {
@@ -371,20 +277,15 @@ export function stepsOutcome(
   challenger: ReachSummary,
   seeds: number,
 ): { ratio: number; outcome: Verdict } {
-  const ratio = challenger.meanSteps / baseline.meanSteps;
-  if (baseline.reached < seeds || !Number.isFinite(ratio))
-    return { ratio, outcome: "inconclusive" };
-  if (ratio >= 1) return { ratio, outcome: "did not hold" };
-  if (challenger.reached === seeds && ratio <= HELD_RATIO) return { ratio, outcome: "held" };
-  return { ratio, outcome: "inconclusive" };
+  return stepRatioOutcome(baseline, challenger, seeds, HELD_RATIO);
 }
 
 /** Compares every challenger's selected rate with AdamW's. */
 export function compareSteps(sides: readonly StepsSideResult[], seeds: number): StepsComparison[] {
   const [base, ...challengers] = sides;
-  const baseRate = base.rates[base.bestIndex];
+  const baseRate = selectedRate(base);
   return challengers.map((side) => {
-    const rate = side.rates[side.bestIndex];
+    const rate = selectedRate(side);
     const { ratio, outcome } = stepsOutcome(baseRate.reach, rate.reach, seeds);
     return {
       optimizer: side.optimizer,
@@ -396,84 +297,72 @@ export function compareSteps(sides: readonly StepsSideResult[], seeds: number): 
   });
 }
 
+/** Sophia's unclipped fraction of every run, and its mean over a rate's seeds. */
+function unclippedExtras(side: SophiaSide): SweepExtras<UnclippedRecord, UnclippedRecord> {
+  return {
+    run: (trained: TrainingRun): UnclippedRecord => ({
+      unclippedFraction: trained.inspected ?? null,
+    }),
+    rate: (runs: readonly StepsRun[]): UnclippedRecord => ({
+      unclippedFraction:
+        side === "adamw"
+          ? null
+          : runs.reduce((sum, r) => sum + (r.unclippedFraction ?? NaN), 0) / runs.length,
+    }),
+    describe: ({ unclippedFraction: unclipped }: UnclippedRecord): string =>
+      unclipped === null ? "" : `, unclipped ${(100 * unclipped).toFixed(1)}%`,
+  };
+}
+
 async function race(
-  problem: StepsProblem,
+  problem: RaceProblem<ScaledObjective>,
   plan: StepsPlan,
   progress: (line: string) => void,
 ): Promise<StepsProblemResult> {
-  const models = new Map<number, OpenModel>();
-  try {
-    for (const seed of plan.seeds) models.set(seed, await problem.open(seed));
-    const sides: StepsSideResult[] = [];
-    for (const side of SOPHIA_SIDES) {
-      const grid = plan.learningRates[side];
-      const rates: RateResult[] = [];
-      for (const [i, learningRate] of grid.entries()) {
-        const runs: StepsRun[] = [];
-        for (const seed of plan.seeds) {
-          const model = models.get(seed)!;
-          const transform = sophiaSideTransform(
+  return withEachSeed(
+    plan.seeds,
+    (seed) => problem.open(seed),
+    async (models) => {
+      const sides: StepsSideResult[] = [];
+      for (const side of SOPHIA_SIDES) {
+        // SophiaH's Hutchinson estimate already estimates the averaged loss's Hessian: B = 1.
+        const sophiaB = (batchScale: number): number => (side === "sophia-g" ? batchScale : 1);
+        const swept = await sweepLearningRates(
+          {
+            problem: problem.name,
             side,
-            learningRate,
-            plan.steps,
-            model.batchScale,
-            seed,
-          );
-          const sophiaB = side === "sophia-g" ? model.batchScale : 1;
-          const run = await trainAndMonitor(model.training, transform, {
-            steps: plan.steps,
-            evalEvery: plan.evalEvery,
-            monitor: (p) => model.monitor(p),
-            ...(side === "adamw" ? {} : { inspect: (o) => unclippedFraction(o, sophiaB) }),
-          });
-          runs.push({
-            seed,
-            curve: run.curve,
-            trainingMs: run.trainingMs,
-            diverged: run.diverged,
-            unclippedFraction: run.inspected ?? null,
-          });
-        }
-        const reach = reachOf(runs, plan.target, plan.steps);
-        const stepsTaken = runs.map((r) => r.curve[r.curve.length - 1]?.step ?? 1);
-        const msPerStep =
-          runs.reduce((sum, r, j) => sum + r.trainingMs / stepsTaken[j], 0) / runs.length;
-        const unclipped =
-          side === "adamw"
-            ? null
-            : runs.reduce((sum, r) => sum + (r.unclippedFraction ?? NaN), 0) / runs.length;
-        rates.push({ learningRate, reach, msPerStep, unclippedFraction: unclipped, runs });
-        progress(
-          `${problem.name} ${side} (${i + 1}/${grid.length}) lr ${learningRate}: ` +
-            `target reached on ${reach.reached}/${runs.length} seeds, mean steps ${reach.meanSteps.toFixed(0)}, ` +
-            `final loss ${reach.meanFinalLoss.toPrecision(4)}, ${msPerStep.toFixed(1)} ms/step` +
-            (unclipped === null ? "" : `, unclipped ${(100 * unclipped).toFixed(1)}%`),
+            plan,
+            models,
+            transform: (learningRate, model) =>
+              sophiaSideTransform(
+                side,
+                learningRate,
+                plan.steps,
+                model.objective.batchScale,
+                model.seed,
+              ),
+            ...(side === "adamw"
+              ? {}
+              : {
+                  inspect: (o: Optimizer, model: RaceModel<ScaledObjective>) =>
+                    unclippedFraction(o, sophiaB(model.objective.batchScale)),
+                }),
+            progress,
+          },
+          unclippedExtras(side),
         );
+        sides.push(swept);
       }
-      const bestIndex = bestByReach(rates.map((r) => r.reach));
-      sides.push({
-        optimizer: side,
-        rates,
-        bestIndex,
-        bestLearningRate: grid[bestIndex],
-        bestAtGridEdge: atEdge(grid, grid[bestIndex]),
-      });
-    }
-    return {
-      problem: problem.name,
-      description: problem.description,
-      monitor: problem.monitorName,
-      plan,
-      sides,
-      comparisons: compareSteps(sides, plan.seeds.length),
-    };
-  } finally {
-    for (const model of models.values()) model.dispose();
-  }
-}
-
-function formatRatio(x: number): string {
-  return Number.isFinite(x) ? `${x.toFixed(2)}×` : "-";
+      return {
+        problem: problem.name,
+        description: problem.description,
+        monitor: problem.monitorName,
+        plan,
+        sides,
+        comparisons: compareSteps(sides, plan.seeds.length),
+      };
+    },
+  );
 }
 
 /** The claim's verdict from the races (transformer first), and why. */
@@ -491,7 +380,7 @@ export function judgeSophia(results: readonly StepsProblemResult[]): {
   if (g === undefined) {
     return { verdict: "inconclusive", reason: "SophiaG did not run on the transformer." };
   }
-  const base = primary.sides[0].rates[primary.sides[0].bestIndex].reach;
+  const base = selectedRate(primary.sides[0]).reach;
   const seeds = primary.plan.seeds.length;
   const rule =
     g.outcome === "held"
@@ -514,10 +403,18 @@ export function judgeSophia(results: readonly StepsProblemResult[]): {
   };
 }
 
+/** The race-table column of the selected rate's mean unclipped fraction. */
+const UNCLIPPED_COLUMN: RaceColumn<StepsSideResult> = {
+  header: "unclipped",
+  cell: (s) => {
+    const { unclippedFraction: unclipped } = selectedRate(s);
+    return unclipped === null ? "-" : `${(100 * unclipped).toFixed(1)}%`;
+  },
+};
+
 function formatReport(results: readonly StepsProblemResult[], quick: boolean): string {
   const out: string[] = [
-    "Steps to a fixed loss; each side at the learning rate (of a grid of the same size and",
-    "half-decade spacing) whose runs reach the target on the most seeds, in the fewest mean steps.",
+    ...RACE_SELECTION_LINES,
     `AdamW β (${ADAMW_SETTINGS.beta1}, ${ADAMW_SETTINGS.beta2}), weight decay ${ADAMW_SETTINGS.weightDecay}; ` +
       `Sophia β (${SOPHIA_SETTINGS.beta1}, ${SOPHIA_SETTINGS.beta2}), ρ ${SOPHIA_SETTINGS.rho}, ` +
       `weight decay ${SOPHIA_SETTINGS.weightDecay}, k ${SOPHIA_SETTINGS.hessianInterval}; ` +
@@ -526,50 +423,13 @@ function formatReport(results: readonly StepsProblemResult[], quick: boolean): s
   for (const r of results) {
     const { plan } = r;
     const n = plan.seeds.length;
-    out.push(
-      "",
-      `${r.problem}: ${r.description}`,
-      `  target: ${r.monitor} ≤ ${plan.target}, measured every ${plan.evalEvery} steps; ` +
-        `${plan.steps} steps, seeds ${plan.seeds.join(", ")}`,
-    );
-    out.push(
-      table(
-        [
-          "optimizer",
-          "rates tried",
-          "best lr",
-          "reached",
-          "steps to target",
-          "× AdamW",
-          "time to target (s)",
-          "ms/step",
-          "final loss",
-          "unclipped",
-        ],
-        r.sides.map((s) => {
-          const best = s.rates[s.bestIndex];
-          const c = r.comparisons.find((x) => x.optimizer === s.optimizer);
-          const lrs = s.rates.map((x) => x.learningRate);
-          return [
-            s.optimizer,
-            `${lrs[0]} … ${lrs[lrs.length - 1]}`,
-            String(s.bestLearningRate) + (s.bestAtGridEdge ? " (edge)" : ""),
-            `${best.reach.reached}/${n}`,
-            formatSteps(best.reach, n),
-            c === undefined ? "1.00×" : formatRatio(c.stepRatio),
-            (best.reach.meanTrainingMs / 1000).toFixed(1),
-            best.msPerStep.toFixed(1),
-            best.reach.meanFinalLoss.toPrecision(4),
-            best.unclippedFraction === null ? "-" : `${(100 * best.unclippedFraction).toFixed(1)}%`,
-          ];
-        }),
-        2,
-      ),
-    );
+    out.push("", `${r.problem}: ${r.description}`, raceTargetLine(r.monitor, plan));
+    const stepRatio = (s: StepsSideResult): number =>
+      r.comparisons.find((x) => x.optimizer === s.optimizer)?.stepRatio ?? NaN;
+    out.push(raceTable(r.sides, n, "AdamW", stepRatio, [...TIMED_RACE_COLUMNS, UNCLIPPED_COLUMN]));
     out.push(...sweepLines(r.sides, n));
   }
-  if (quick) out.push(...QUICK_RUN_NOTE);
-  return `${out.join("\n")}\n`;
+  return reportText(out, quick);
 }
 
 /** Runs the reproduction (with `plan` in place of the default one, for tests). */
@@ -580,7 +440,7 @@ export async function reproduceSophiaVsAdamw(
   const progress = options.progress ?? (() => {});
   const results = [
     await race(transformerProblem(), plan.transformer, progress),
-    await race(mlpProblem(plan.mlp), plan.mlp, progress),
+    await race(digitsProblem(plan.mlp), plan.mlp, progress),
   ];
   const { verdict, reason } = judgeSophia(results);
   return {

@@ -2,11 +2,9 @@
 // the transformer's steps to target, equal budgets on both problems, and the quick version end
 // to end (a well-formed record, the same measurements again from the same seed).
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, it } from "node:test";
 import type {
+  AdahessianSide,
   AdahessianSideResult,
   TransformerResult,
   TransformerSideResult,
@@ -23,8 +21,17 @@ import {
 } from "../../src/reproduce/adahessianVsAdam.js";
 import type { Improvement } from "../../src/reproduce/common.js";
 import { summarize } from "../../src/reproduce/common.js";
-import type { DigitsRun, ReachSummary, SelectedSetting } from "../../src/reproduce/digitsMlp.js";
-import { reproduce, withoutTimes } from "./helpers.js";
+import type { ReachSummary, SelectedSetting } from "../../src/reproduce/digitsMlp.js";
+import type { DigitsTuning, QuickRecord } from "../helpers/reproduce.js";
+import {
+  checkDigitsSides,
+  checkHalfDecadesApart,
+  checkRaceBudget,
+  checkRaceSides,
+  oneRateSide,
+  quickRecord,
+} from "../helpers/reproduce.js";
+import { withoutTimes } from "./helpers.js";
 
 /** A reach summary with the given steps per seed (null: never reached) and time per step. */
 function reach(steps: (number | null)[], msPerStep = 1, budget = 300): ReachSummary {
@@ -64,17 +71,11 @@ function digitsSide(name: string, accuracy: number[], steps: number): Adahessian
 }
 
 function transformerSide(
-  optimizer: (typeof ADAHESSIAN_SIDES)[number],
+  optimizer: AdahessianSide,
   r: ReachSummary,
   msPerStep: number,
 ): TransformerSideResult {
-  return {
-    optimizer,
-    rates: [{ learningRate: 1, reach: r, msPerStep, runs: [] }],
-    bestIndex: 0,
-    bestLearningRate: 1,
-    bestAtGridEdge: false,
-  };
+  return oneRateSide(optimizer, { learningRate: 1, reach: r, msPerStep, runs: [] });
 }
 
 function transformer(adam: ReachSummary, adahessian: ReachSummary): TransformerResult {
@@ -174,26 +175,16 @@ describe("adahessian-vs-adam verdict rule", () => {
 });
 
 describe("adahessian-vs-adam plan", () => {
-  const halfDecadeApart = (grid: readonly number[]): void => {
-    for (let i = 1; i < grid.length; i++) {
-      const ratio = grid[i] / grid[i - 1];
-      assert.ok(Math.abs(ratio - Math.sqrt(10)) < 0.01, `${grid}`);
-    }
-  };
   for (const quick of [true, false]) {
     it(`gives both sides the same budget on both problems (quick: ${quick})`, () => {
       const plan = adahessianVsAdamPlan(quick, 9);
       const [adam, adahessian] = adahessianSides(plan);
       assert.deepEqual(adam.settings, adahessian.settings);
       assert.equal(adam.settings.length, plan.learningRates.length);
-      halfDecadeApart(plan.learningRates);
-      const t = plan.transformer;
-      for (const p of [plan, t]) {
-        assert.ok(p.seeds.length >= 2 && p.seeds[0] === 9);
-        assert.equal(p.steps % p.evalEvery, 0);
-      }
-      assert.equal(t.learningRates.adam.length, t.learningRates.adahessian.length);
-      for (const side of ADAHESSIAN_SIDES) halfDecadeApart(t.learningRates[side]);
+      checkHalfDecadesApart(plan.learningRates);
+      assert.ok(plan.seeds.length >= 2 && plan.seeds[0] === 9);
+      assert.equal(plan.steps % plan.evalEvery, 0);
+      checkRaceBudget(plan.transformer, ADAHESSIAN_SIDES, 9);
     });
   }
 
@@ -208,49 +199,11 @@ describe("adahessian-vs-adam plan", () => {
 });
 
 /** The JSON record, as far as these tests read it. */
-interface AdahessianRecord {
-  claim: string;
-  verdict: string;
-  reason: string;
-  quick: boolean;
-  seed: number;
-  measurements: {
+interface AdahessianRecord extends QuickRecord {
+  measurements: DigitsTuning & {
     outcomes: { digitsAccuracy: Improvement; transformerSteps: Improvement };
-    budget: Record<string, { gridSize: number; seeds: number; steps: number }>;
-    sides: {
-      optimizer: string;
-      runs: DigitsRun[];
-      scores: { meanValidationAccuracy: number }[];
-      forAccuracy: SelectedSetting;
-    }[];
     transformer: TransformerResult;
   };
-}
-
-function checkDigits(record: AdahessianRecord, seeds: readonly number[], steps: number): void {
-  const { budget, sides } = record.measurements;
-  assert.deepEqual(
-    sides.map((s) => s.optimizer),
-    [...ADAHESSIAN_SIDES],
-  );
-  assert.deepEqual(budget.adam, budget.adahessian);
-  for (const s of sides) {
-    assert.deepEqual(budget[s.optimizer], {
-      gridSize: s.scores.length,
-      seeds: seeds.length,
-      steps,
-    });
-    assert.equal(s.runs.length, s.scores.length * seeds.length);
-    for (const r of s.runs) {
-      assert.ok(seeds.includes(r.seed));
-      assert.equal(r.diverged, false);
-      assert.ok(r.testAccuracy > 0.1 && r.testAccuracy <= 1);
-      assert.equal(r.curve[r.curve.length - 1].step, steps);
-    }
-    const best = Math.max(...s.scores.map((x) => x.meanValidationAccuracy));
-    assert.equal(s.scores[s.forAccuracy.settingIndex].meanValidationAccuracy, best);
-    assert.equal(s.forAccuracy.testAccuracy.values.length, seeds.length);
-  }
 }
 
 function checkTransformer(record: AdahessianRecord, seed: number): void {
@@ -261,34 +214,8 @@ function checkTransformer(record: AdahessianRecord, seed: number): void {
     t.sides.map((s) => s.optimizer),
     [...ADAHESSIAN_SIDES],
   );
-  for (const s of t.sides) {
-    assert.deepEqual(
-      s.rates.map((r) => r.learningRate),
-      [...expected.learningRates[s.optimizer]],
-    );
-    assert.equal(s.bestLearningRate, s.rates[s.bestIndex].learningRate);
-    for (const rate of s.rates) {
-      assert.deepEqual(
-        rate.runs.map((r) => r.seed),
-        [...expected.seeds],
-      );
-      rate.runs.forEach((run, i) => {
-        assert.equal(run.diverged, false);
-        assert.deepEqual(
-          run.curve.map((c) => c.step),
-          Array.from(
-            { length: expected.steps / expected.evalEvery },
-            (_, k) => (k + 1) * expected.evalEvery,
-          ),
-        );
-        // Cross-entropy over 65 characters starts near ln 65 and stays positive.
-        for (const c of run.curve) assert.ok(c.loss > 0 && c.loss < 5, `${c.loss}`);
-        // Steps to target agree with the curve.
-        const hit = run.curve.find((c) => c.loss <= expected.target);
-        assert.equal(rate.reach.steps[i], hit?.step ?? null);
-      });
-    }
-  }
+  // Cross-entropy over 65 characters starts near ln 65 and stays positive.
+  checkRaceSides(t.sides, expected, 5);
   // The paired log-ratios come from the selected rates' steps, seed by seed.
   const [adam, adahessian] = t.sides.map((s) => s.rates[s.bestIndex].reach.steps);
   const ratios = adam.map((a, i) =>
@@ -301,40 +228,20 @@ function checkTransformer(record: AdahessianRecord, seed: number): void {
 
 describe("descend reproduce adahessian-vs-adam --quick", () => {
   it("runs both problems, writes a well-formed record, and measures the same again from the same seed", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "descend-reproduce-"));
-    try {
-      const seed = 1;
-      const { code, stdout, stderr } = await reproduce([
-        "adahessian-vs-adam",
-        "--quick",
-        "--seed",
-        String(seed),
-        "--out",
-        dir,
-      ]);
-      assert.equal(code, 0, stderr);
-      const record = JSON.parse(
-        await readFile(join(dir, "adahessian-vs-adam.json"), "utf8"),
-      ) as AdahessianRecord;
-      assert.equal(record.claim, "adahessian-vs-adam");
-      assert.equal(record.quick, true);
-      assert.equal(record.seed, seed);
-      assert.ok(stdout.includes(`Verdict: ${record.verdict}. ${record.reason}`));
-      assert.match(stdout, /transformer-shakespeare: character-level transformer/);
-      const { outcomes } = record.measurements;
-      assert.equal(
-        record.verdict,
-        adahessianVerdict(outcomes.digitsAccuracy, outcomes.transformerSteps),
-      );
-      const plan = adahessianVsAdamPlan(true, seed);
-      checkDigits(record, plan.seeds, plan.steps);
-      checkTransformer(record, seed);
-      // Same seed, same measurements (wall times aside).
-      const again = await reproduceAdahessianVsAdam({ quick: true, seed });
-      assert.deepEqual(withoutTimes(again.measurements), withoutTimes(record.measurements));
-      assert.equal(again.verdict, record.verdict);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const seed = 1;
+    const { record, stdout } = await quickRecord<AdahessianRecord>("adahessian-vs-adam", seed);
+    assert.match(stdout, /transformer-shakespeare: character-level transformer/);
+    const { outcomes } = record.measurements;
+    assert.equal(
+      record.verdict,
+      adahessianVerdict(outcomes.digitsAccuracy, outcomes.transformerSteps),
+    );
+    const plan = adahessianVsAdamPlan(true, seed);
+    checkDigitsSides(record.measurements, ADAHESSIAN_SIDES, plan.seeds, plan.steps);
+    checkTransformer(record, seed);
+    // Same seed, same measurements (wall times aside).
+    const again = await reproduceAdahessianVsAdam({ quick: true, seed });
+    assert.deepEqual(withoutTimes(again.measurements), withoutTimes(record.measurements));
+    assert.equal(again.verdict, record.verdict);
   });
 });

@@ -2,12 +2,9 @@
 // measurements, equal budgets, the quick version end to end, and the same measurements from the
 // same seed. (AdaHessian against Adam, which also races on the transformer, has its own file.)
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, it } from "node:test";
 import { summarize } from "../../src/reproduce/common.js";
-import type { DigitsRun, SelectedSetting } from "../../src/reproduce/digitsMlp.js";
+import type { SelectedSetting } from "../../src/reproduce/digitsMlp.js";
 import type { MfacSideResult } from "../../src/reproduce/mfacVsSgd.js";
 import {
   MFAC_WINDOW,
@@ -17,7 +14,9 @@ import {
   mfacVsSgdPlan,
   reproduceMfacVsSgd,
 } from "../../src/reproduce/mfacVsSgd.js";
-import { reproduce, withoutTimes } from "./helpers.js";
+import type { DigitsTuning, QuickRecord } from "../helpers/reproduce.js";
+import { checkDigitsSides, quickRecord } from "../helpers/reproduce.js";
+import { withoutTimes } from "./helpers.js";
 
 function selected(trainLoss: number[], testAccuracy: number[]): SelectedSetting {
   return {
@@ -85,77 +84,14 @@ describe("the digits reproductions are deterministic", () => {
 });
 
 /** The JSON record of a digits reproduction, as far as these tests read it. */
-interface DigitsRecord {
-  claim: string;
-  verdict: string;
-  reason: string;
-  quick: boolean;
-  seed: number;
-  measurements: {
-    budget: Record<string, { gridSize: number; seeds: number; steps: number }>;
-    sides: {
-      optimizer: string;
-      runs: DigitsRun[];
-      scores: { meanValidationAccuracy: number }[];
-      forAccuracy: SelectedSetting;
-    }[];
-  };
-}
-
-async function quickRecord(claim: string, seed: number): Promise<DigitsRecord> {
-  const dir = await mkdtemp(join(tmpdir(), "descend-reproduce-"));
-  try {
-    const { code, stdout, stderr } = await reproduce([
-      claim,
-      "--quick",
-      "--seed",
-      String(seed),
-      "--out",
-      dir,
-    ]);
-    assert.equal(code, 0, stderr);
-    const record = JSON.parse(await readFile(join(dir, `${claim}.json`), "utf8")) as DigitsRecord;
-    assert.equal(record.claim, claim);
-    assert.equal(record.quick, true);
-    assert.equal(record.seed, seed);
-    assert.ok(["held", "did not hold", "inconclusive"].includes(record.verdict));
-    assert.ok(stdout.includes(`Verdict: ${record.verdict}. ${record.reason}`));
-    return record;
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-function checkSides(record: DigitsRecord, names: string[], seeds: number[], steps: number): void {
-  const { budget, sides } = record.measurements;
-  assert.deepEqual(
-    sides.map((s) => s.optimizer),
-    names,
-  );
-  assert.deepEqual(budget[names[0]], budget[names[1]]);
-  for (const s of sides) {
-    assert.deepEqual(budget[s.optimizer], {
-      gridSize: s.scores.length,
-      seeds: seeds.length,
-      steps,
-    });
-    assert.equal(s.runs.length, s.scores.length * seeds.length);
-    for (const r of s.runs) {
-      assert.ok(seeds.includes(r.seed));
-      assert.equal(r.diverged, false);
-      assert.ok(r.testAccuracy > 0.1 && r.testAccuracy <= 1);
-      assert.equal(r.curve[r.curve.length - 1].step, steps);
-    }
-    const best = Math.max(...s.scores.map((x) => x.meanValidationAccuracy));
-    assert.equal(s.scores[s.forAccuracy.settingIndex].meanValidationAccuracy, best);
-    assert.equal(s.forAccuracy.testAccuracy.values.length, seeds.length);
-  }
+interface DigitsRecord extends QuickRecord {
+  measurements: DigitsTuning;
 }
 
 describe("descend reproduce --quick on the digits", () => {
   it("mfac-vs-sgd writes a well-formed record", async () => {
-    const record = await quickRecord("mfac-vs-sgd", 1);
+    const { record } = await quickRecord<DigitsRecord>("mfac-vs-sgd", 1);
     const plan = mfacVsSgdPlan(true, 1);
-    checkSides(record, ["sgd-momentum", "mfac"], [...plan.seeds], plan.steps);
+    checkDigitsSides(record.measurements, ["sgd-momentum", "mfac"], plan.seeds, plan.steps);
   });
 });
