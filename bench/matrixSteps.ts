@@ -58,7 +58,6 @@
  */
 import { nextGridRate } from "../src/bench/gridExtension.js";
 import type { RateTrial } from "../src/bench/gridExtension.js";
-import { TRANSFORMER_CONFIG } from "../src/bench/problems.js";
 import { MLP_DIGITS_LEARNING_RATES } from "../src/bench/learningRates.js";
 import { loadDigits } from "../src/data/digits.js";
 import { adaMuon } from "../src/optim/adaMuon.js";
@@ -73,13 +72,13 @@ import { warmupCosine } from "../src/optim/schedules.js";
 import { shampoo } from "../src/optim/shampoo.js";
 import type { GradientTransform } from "../src/optim/transform.js";
 import { denseNetwork, withLayerStatistics } from "../src/oracles/denseLayers.js";
-import { shakespeareTransformer } from "../src/oracles/problems/shakespeareTransformer.js";
 import type { TensorSpec } from "../src/params/layout.js";
 import type { ParamSet } from "../src/params/paramset.js";
 import type { TrainingModel } from "../src/reproduce/common.js";
-import { round3, trainAndMonitor, warmUp } from "../src/reproduce/common.js";
+import { round3, trainAndMonitor } from "../src/reproduce/common.js";
 import type { ReachSummary } from "../src/reproduce/digitsMlp.js";
 import { bestByReach, openDigitsSeed, reachOf } from "../src/reproduce/digitsMlp.js";
+import { transformerProblem } from "../src/reproduce/race.js";
 import type { MuonStepsPlan } from "../src/reproduce/muonVsAdamw.js";
 import {
   ADAMW_SETTINGS,
@@ -320,18 +319,11 @@ interface SeedModel {
 }
 
 async function openTransformer(seed: number): Promise<SeedModel> {
-  const model = await shakespeareTransformer({ ...TRANSFORMER_CONFIG, seed });
-  const plain: TrainingModel = {
-    objective: model,
-    setBatch: (k) => model.setBatch(k),
-    initialParams: () => model.paramSet(),
-  };
-  await warmUp(plain);
-  await model.validationLoss(model.initialParams());
+  const model = await transformerProblem().open(seed);
   return {
     seed,
-    plain,
-    monitor: (p) => model.validationLoss(p.data),
+    plain: model.training,
+    monitor: (p) => model.monitor(p),
     dispose: () => model.dispose(),
   };
 }
