@@ -19,6 +19,11 @@
  * the step spent in the two evaluations of f. Before timing, every fast variant is checked to
  * give the same parameters as its JavaScript twin.
  *
+ * Replay: after the steps, for the largest d, a run of 16 virtual ZO-SGD steps is recorded with
+ * each distribution and `replay(base, records)` (src/zo/replay.ts) is timed with the JavaScript
+ * fills and with the fast handle, interleaved; the table gives milliseconds per record, and every
+ * replay is checked to rebuild the live run's parameters bit for bit.
+ *
  *     npx tsx bench/zoStep.ts [-- --repeats 7 --sizes 64K,1M --no-transformer]
  */
 import { finetuneTask, pretrainedModelPath } from "../src/cli/finetuneTask.js";
@@ -29,6 +34,8 @@ import { useFastRandom } from "../src/random/fast.js";
 import { fillNormalFloat32 } from "../src/random/normalFloat32.js";
 import type { ZoDirectionDistribution } from "../src/zo/directions.js";
 import { ZoOptimizer } from "../src/zo/optimizer.js";
+import type { ZoStepRecord } from "../src/zo/record.js";
+import { replay } from "../src/zo/replay.js";
 import type { Perturbation } from "../src/zo/record.js";
 import { zoSgd } from "../src/zo/zoSgd.js";
 
@@ -238,6 +245,54 @@ async function measure(problem: Problem, all: readonly Variant[], repeats: numbe
   console.log("");
 }
 
+/** Records of the replay benchmark's runs. */
+const REPLAY_RECORDS = 16;
+
+/** Times `replay` per record on `problem` with each variant, after checking it rebuilds the run. */
+async function measureReplay(problem: Problem, all: readonly Variant[], repeats: number) {
+  const runs: { variant: Variant; records: ZoStepRecord[] }[] = [];
+  for (const variant of all) {
+    const opt = optimizer(problem, variant, "virtual");
+    const records: ZoStepRecord[] = [];
+    for (let t = 0; t < REPLAY_RECORDS; t++)
+      records.push(...(await opt.step(problem.value)).records);
+    const rebuilt = replay(
+      problem.params,
+      records,
+      variant.random ? { random: variant.random } : {},
+    );
+    for (let i = 0; i < rebuilt.length; i++) {
+      if (!Object.is(rebuilt[i], opt.params[i])) {
+        throw new Error(`${variant.name}: the replay differs from the run at parameter ${i}`);
+      }
+    }
+    runs.push({ variant, records });
+  }
+  const out = new Float32Array(problem.params.length);
+  const times = runs.map((): number[] => []);
+  for (let r = 0; r < repeats; r++) {
+    for (let k = 0; k < runs.length; k++) {
+      const { variant, records } = runs[k];
+      const start = performance.now();
+      replay(problem.params, records, variant.random ? { random: variant.random, out } : { out });
+      times[k].push((performance.now() - start) / records.length);
+    }
+  }
+  console.log(
+    `${problem.name}: replay of ${REPLAY_RECORDS} virtual ZO-SGD records, median of ${repeats}`,
+  );
+  console.log(`  ${"directions".padEnd(26)}${"ms/record".padStart(10)}${"× today".padStart(9)}`);
+  const today = median(times[0]);
+  for (let k = 0; k < runs.length; k++) {
+    const perRecord = median(times[k]);
+    console.log(
+      `  ${runs[k].variant.name.padEnd(26)}${perRecord.toFixed(2).padStart(10)}` +
+        `${(perRecord / today).toFixed(2).padStart(9)}`,
+    );
+  }
+  console.log("");
+}
+
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const fast = await useFastRandom({ threads: 1 });
@@ -250,6 +305,7 @@ async function main(): Promise<void> {
       "÷ fill: ÷ one fill of d values by the same generator; 2 f evals: share of the step)\n",
   );
   for (const d of options.sizes) await measure(quadratic(d), all, options.repeats);
+  await measureReplay(quadratic(Math.max(...options.sizes)), all, options.repeats);
   if (options.transformer) {
     const task = await finetuneTask({ seed: 0 });
     try {
