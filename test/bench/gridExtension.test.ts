@@ -10,46 +10,40 @@ function trial(learningRate: number, reached = 2, diverged = 0): RateTrial {
 
 const HALF_DECADES = [0.001, 0.00316, 0.01, 0.0316];
 
+/** The decision on the 4-rate grid {@link HALF_DECADES}, widened at most 4 times a side. */
+function onHalfDecades(trials: readonly RateTrial[], bestRate: number) {
+  return nextGridRate({ trials, bestRate, initialGrid: HALF_DECADES, maxExtensionsPerSide: 4 });
+}
+
 describe("nextGridRate", () => {
   it("stops when the best rate has a tried rate on either side", () => {
-    const step = nextGridRate({
-      trials: HALF_DECADES.map((lr) => trial(lr)),
-      bestRate: 0.00316,
-      initialGrid: HALF_DECADES,
-      maxExtensionsPerSide: 4,
-    });
+    const step = onHalfDecades(
+      HALF_DECADES.map((lr) => trial(lr)),
+      0.00316,
+    );
     assert.deepEqual(step, { action: "stop", reason: "interior" });
   });
 
   it("tries half a decade below the smallest rate when that is the best", () => {
-    const step = nextGridRate({
-      trials: HALF_DECADES.map((lr) => trial(lr)),
-      bestRate: 0.001,
-      initialGrid: HALF_DECADES,
-      maxExtensionsPerSide: 4,
-    });
+    const step = onHalfDecades(
+      HALF_DECADES.map((lr) => trial(lr)),
+      0.001,
+    );
     assert.deepEqual(step, { action: "try", learningRate: 0.000316, direction: "down" });
   });
 
   it("tries half a decade above the largest rate when that is the best", () => {
-    const step = nextGridRate({
-      trials: HALF_DECADES.map((lr) => trial(lr)),
-      bestRate: 0.0316,
-      initialGrid: HALF_DECADES,
-      maxExtensionsPerSide: 4,
-    });
+    const step = onHalfDecades(
+      HALF_DECADES.map((lr) => trial(lr)),
+      0.0316,
+    );
     assert.deepEqual(step, { action: "try", learningRate: 0.1, direction: "up" });
   });
 
   it("stays on the grid's lattice instead of compounding rounding", () => {
     // 3.16e-4 / √10 is 9.993e-5, which three digits would keep as 9.99e-5.
     const trials = [0.000316, ...HALF_DECADES].map((lr) => trial(lr));
-    const step = nextGridRate({
-      trials,
-      bestRate: 0.000316,
-      initialGrid: HALF_DECADES,
-      maxExtensionsPerSide: 4,
-    });
+    const step = onHalfDecades(trials, 0.000316);
     assert.deepEqual(step, { action: "try", learningRate: 0.0001, direction: "down" });
   });
 
@@ -83,27 +77,21 @@ describe("nextGridRate", () => {
 
   it("stops at the limit, counting only the extensions on the best rate's side", () => {
     const below = [0.00001, 0.0000316, 0.0001, 0.000316];
-    const atLimit = nextGridRate({
-      trials: [...below, ...HALF_DECADES].map((lr) => trial(lr)),
-      bestRate: 0.00001,
-      initialGrid: HALF_DECADES,
-      maxExtensionsPerSide: 4,
-    });
+    const atLimit = onHalfDecades(
+      [...below, ...HALF_DECADES].map((lr) => trial(lr)),
+      0.00001,
+    );
     assert.deepEqual(atLimit, { action: "stop", reason: "limit" });
-    const oneShort = nextGridRate({
-      trials: [...below.slice(1), ...HALF_DECADES].map((lr) => trial(lr)),
-      bestRate: 0.0000316,
-      initialGrid: HALF_DECADES,
-      maxExtensionsPerSide: 4,
-    });
+    const oneShort = onHalfDecades(
+      [...below.slice(1), ...HALF_DECADES].map((lr) => trial(lr)),
+      0.0000316,
+    );
     assert.deepEqual(oneShort, { action: "try", learningRate: 0.00001, direction: "down" });
     const above = [0.1, 0.316, 1, 3.16];
-    const otherSide = nextGridRate({
-      trials: [...HALF_DECADES, ...above].map((lr) => trial(lr)),
-      bestRate: 0.001,
-      initialGrid: HALF_DECADES,
-      maxExtensionsPerSide: 4,
-    });
+    const otherSide = onHalfDecades(
+      [...HALF_DECADES, ...above].map((lr) => trial(lr)),
+      0.001,
+    );
     assert.deepEqual(otherSide, { action: "try", learningRate: 0.000316, direction: "down" });
   });
 
@@ -119,45 +107,28 @@ describe("nextGridRate", () => {
 
   it("widens toward the lowest final loss when no rate reached the target", () => {
     // Nothing reached the target; the selection fell back to the lowest final loss.
-    const step = nextGridRate({
-      trials: HALF_DECADES.map((lr) => trial(lr, 0)),
-      bestRate: 0.0316,
-      initialGrid: HALF_DECADES,
-      maxExtensionsPerSide: 4,
-    });
+    const step = onHalfDecades(
+      HALF_DECADES.map((lr) => trial(lr, 0)),
+      0.0316,
+    );
     assert.deepEqual(step, { action: "try", learningRate: 0.1, direction: "up" });
   });
 
   it("stops past an edge rate where every run diverged and none reached the target", () => {
     const trials = [...HALF_DECADES.slice(0, 3).map((lr) => trial(lr, 0)), trial(0.0316, 0, 2)];
-    const step = nextGridRate({
-      trials,
-      bestRate: 0.0316,
-      initialGrid: HALF_DECADES,
-      maxExtensionsPerSide: 4,
-    });
+    const step = onHalfDecades(trials, 0.0316);
     assert.deepEqual(step, { action: "stop", reason: "failed" });
   });
 
   it("stops past an edge rate where every run diverged, even after reaching the target", () => {
     const trials = [...HALF_DECADES.slice(0, 3).map((lr) => trial(lr, 0)), trial(0.0316, 1, 2)];
-    const step = nextGridRate({
-      trials,
-      bestRate: 0.0316,
-      initialGrid: HALF_DECADES,
-      maxExtensionsPerSide: 4,
-    });
+    const step = onHalfDecades(trials, 0.0316);
     assert.deepEqual(step, { action: "stop", reason: "failed" });
   });
 
   it("extends past an edge rate where only some runs diverged", () => {
     const trials = [...HALF_DECADES.slice(0, 3).map((lr) => trial(lr, 0)), trial(0.0316, 1, 1)];
-    const step = nextGridRate({
-      trials,
-      bestRate: 0.0316,
-      initialGrid: HALF_DECADES,
-      maxExtensionsPerSide: 4,
-    });
+    const step = onHalfDecades(trials, 0.0316);
     assert.deepEqual(step, { action: "try", learningRate: 0.1, direction: "up" });
   });
 
@@ -182,12 +153,10 @@ describe("nextGridRate", () => {
   it("rejects a best rate that was not tried", () => {
     assert.throws(
       () =>
-        nextGridRate({
-          trials: HALF_DECADES.map((lr) => trial(lr)),
-          bestRate: 0.1,
-          initialGrid: HALF_DECADES,
-          maxExtensionsPerSide: 4,
-        }),
+        onHalfDecades(
+          HALF_DECADES.map((lr) => trial(lr)),
+          0.1,
+        ),
       RangeError,
     );
   });
