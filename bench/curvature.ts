@@ -36,6 +36,7 @@ import type { MlpObjective } from "../src/oracles/problems/mlp.js";
 import { mlpClassifier } from "../src/oracles/problems/mlp.js";
 import { shakespeareTransformer } from "../src/oracles/problems/shakespeareTransformer.js";
 import type { FloatArray } from "../src/params/layout.js";
+import { median } from "./common.js";
 
 interface Options {
   repeats: number;
@@ -145,12 +146,6 @@ const CONTENDERS: readonly Contender[] = [
     transform: () => mfac({ learningRate: 1e-4, numGradients: WINDOW, damp: 1e-2 }),
   },
 ];
-
-function median(samples: readonly number[]): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 async function timed(run: () => Promise<unknown>): Promise<number> {
   const start = performance.now();

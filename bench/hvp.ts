@@ -29,6 +29,7 @@ import { uniform } from "../src/random/distributions.js";
 import type { DType, FloatArray } from "../src/params/layout.js";
 import { Layout } from "../src/params/layout.js";
 import { ParamSet } from "../src/params/paramset.js";
+import { median } from "./common.js";
 
 interface Options {
   hidden: number;
@@ -88,12 +89,6 @@ async function digitsObjective(
 function seeded(out: FloatArray, seed: number, scale: number): FloatArray {
   for (let i = 0; i < out.length; i++) out[i] = scale * (2 * uniform(seed, 0, i) - 1);
   return out;
-}
-
-function median(samples: number[]): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 async function timed(run: () => Promise<unknown>): Promise<number> {

@@ -26,6 +26,7 @@ import type { State } from "../src/optim/transform.js";
 import type { Allocator, FloatArray } from "../src/params/layout.js";
 import { Layout, plainAllocator } from "../src/params/layout.js";
 import { ParamSet } from "../src/params/paramset.js";
+import { median, parseSize } from "./common.js";
 
 interface Options {
   only: string[] | null;
@@ -34,13 +35,6 @@ interface Options {
   threads: number | undefined;
   grain: number | undefined;
   verbose: boolean;
-}
-
-function parseSize(text: string): number {
-  const match = /^(\d+)([kKmM]?)$/.exec(text.trim());
-  if (!match) throw new RangeError(`--sizes: cannot read ${JSON.stringify(text)} (e.g. 1M,16M)`);
-  const unit = match[2].toLowerCase() === "m" ? 2 ** 20 : match[2].toLowerCase() === "k" ? 1024 : 1;
-  return Number(match[1]) * unit;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -60,7 +54,7 @@ function parseArgs(argv: string[]): Options {
         i++;
         break;
       case "--sizes":
-        options.sizes = value.split(",").map(parseSize);
+        options.sizes = value.split(",").map((text) => parseSize("--sizes", text));
         i++;
         break;
       case "--repeats":
@@ -114,11 +108,6 @@ function fill(x: FloatArray, seed: number, scale: number): void {
     x[i] = scale * ((s >>> 8) / 2 ** 23 - 1);
   }
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1];
-};
 
 /** Parameter-sized buffers in a transform state (found recursively). */
 function stateBuffers(state: State, size: number, out: FloatArray[] = []): FloatArray[] {

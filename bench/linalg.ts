@@ -15,6 +15,7 @@ import { inverseRoot } from "../src/linalg/inverseRoot.js";
 import type { MatrixData } from "../src/linalg/matmul.js";
 import { gram, matmul } from "../src/linalg/matmul.js";
 import { fillUniform } from "../src/random/distributions.js";
+import { median } from "./common.js";
 
 interface Options {
   sizes: number[];
@@ -39,11 +40,6 @@ function parseArgs(argv: string[]): Options {
     throw new RangeError("--sizes takes positive integers and --repeats a count ≥ 1");
   }
   return options;
-}
-
-function median(samples: number[]): number {
-  const sorted = [...samples].sort((x, y) => x - y);
-  return sorted[Math.floor(sorted.length / 2)];
 }
 
 function randomMatrix(length: number, seed: number, dtype: "float32" | "float64"): MatrixData {

@@ -60,6 +60,7 @@ import type { JaxObjective } from "../src/oracles/jax.js";
 import type { Objective } from "../src/oracles/objective.js";
 import { mlpClassifier } from "../src/oracles/problems/mlp.js";
 import { shakespeareTransformer } from "../src/oracles/problems/shakespeareTransformer.js";
+import { median } from "./common.js";
 
 interface Options {
   repeats: number;
@@ -255,12 +256,6 @@ async function buildModels(name: string): Promise<ModelPair> {
       `${c.batchSize} windows per step), ${transformer.layout.size} float32 parameters`,
     plain: { objective: transformer, minibatches: true },
   };
-}
-
-function median(samples: readonly number[]): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** Median milliseconds per step of one contender on one model. */

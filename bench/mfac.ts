@@ -36,6 +36,7 @@ import { scaleByMfac } from "../src/optim/mfac.js";
 import type { FloatArray } from "../src/params/layout.js";
 import { Layout } from "../src/params/layout.js";
 import { fillUniform } from "../src/random/distributions.js";
+import { median } from "./common.js";
 
 interface Options {
   sizes: number[];
@@ -62,12 +63,6 @@ function parseArgs(argv: string[]): Options {
   }
   return options;
 }
-
-const median = (xs: number[]): number => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 
 const DAMP = 1e-5;
 /** The m×m work alone is short, so it is timed more often (the median drops the JIT's warm-up). */

@@ -17,19 +17,13 @@ import type { FloatBuffer } from "../src/random/distributions.js";
 import { fillNormal, fillRademacher, fillUniform } from "../src/random/distributions.js";
 import { useFastRandom } from "../src/random/fast.js";
 import { fillNormalFloat32 } from "../src/random/normalFloat32.js";
+import { median, parseSize } from "./common.js";
 
 interface Options {
   sizes: number[];
   repeats: number;
   threads: number | undefined;
   grain: number | undefined;
-}
-
-function parseSize(text: string): number {
-  const match = /^(\d+)([kKmM]?)$/.exec(text.trim());
-  if (!match) throw new RangeError(`--sizes: cannot read ${JSON.stringify(text)} (e.g. 1M,16M)`);
-  const unit = match[2].toLowerCase() === "m" ? 2 ** 20 : match[2].toLowerCase() === "k" ? 1024 : 1;
-  return Number(match[1]) * unit;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -43,7 +37,7 @@ function parseArgs(argv: string[]): Options {
     const value = argv[i + 1];
     switch (argv[i]) {
       case "--sizes":
-        options.sizes = value.split(",").map(parseSize);
+        options.sizes = value.split(",").map((text) => parseSize("--sizes", text));
         i++;
         break;
       case "--repeats":
@@ -69,11 +63,6 @@ function parseArgs(argv: string[]): Options {
   }
   return options;
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1];
-};
 
 function label(n: number): string {
   return n % 2 ** 20 === 0 ? `${n / 2 ** 20}M` : n % 1024 === 0 ? `${n / 1024}K` : String(n);

@@ -38,18 +38,12 @@ import type { ZoStepRecord } from "../src/zo/record.js";
 import { replay } from "../src/zo/replay.js";
 import type { Perturbation } from "../src/zo/record.js";
 import { zoSgd } from "../src/zo/zoSgd.js";
+import { median, parseSize } from "./common.js";
 
 interface Options {
   repeats: number;
   sizes: number[];
   transformer: boolean;
-}
-
-function parseSize(text: string): number {
-  const match = /^(\d+)([kKmM]?)$/.exec(text.trim());
-  if (!match) throw new RangeError(`--sizes: cannot read ${JSON.stringify(text)} (e.g. 64K,1M)`);
-  const unit = match[2].toLowerCase() === "m" ? 2 ** 20 : match[2].toLowerCase() === "k" ? 1024 : 1;
-  return Number(match[1]) * unit;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -60,7 +54,7 @@ function parseArgs(argv: string[]): Options {
         options.repeats = Number(argv[++i]);
         break;
       case "--sizes":
-        options.sizes = argv[++i].split(",").map(parseSize);
+        options.sizes = argv[++i].split(",").map((text) => parseSize("--sizes", text));
         break;
       case "--no-transformer":
         options.transformer = false;
@@ -76,11 +70,6 @@ function parseArgs(argv: string[]): Options {
   }
   return options;
 }
-
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1];
-};
 
 function label(n: number): string {
   return n % 2 ** 20 === 0 ? `2^${Math.log2(n)}` : n % 1024 === 0 ? `${n / 1024}K` : String(n);
